@@ -1,0 +1,39 @@
+"""The `vsearch` command: a thin Typer layer over the library. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from vsearch import __version__
+from vsearch.cli.index import app as index_app
+from vsearch.cli.models import models_command
+from vsearch.cli.query import query_command
+
+app = typer.Typer(name="vsearch", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Search a product catalogue by photo and text; tag products.")
+app.add_typer(index_app, name="index")
+app.command("query")(query_command)
+app.command("models")(models_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vsearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step to stderr.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    from vsearch.log import setup_logging
+
+    setup_logging(verbose)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,93 @@
+"""`vsearch index build|info`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vsearch.cli.common import (
+    DeviceOpt,
+    IndexOpt,
+    JsonOpt,
+    print_json,
+    progress_bar,
+    resolve_index,
+    stderr,
+    stdout,
+    user_errors,
+)
+
+app = typer.Typer(no_args_is_help=True, help="Build and inspect indexes.")
+
+
+@app.command("build")
+def build_command(
+    catalog: Annotated[Path, typer.Argument(help="Folder of photos, or a labels file (CSV/JSONL/Parquet).")],
+    labels: Annotated[Path | None, typer.Option(help="Labels file with id,image,... columns "
+                                                   "(default: labels.csv|jsonl|parquet in CATALOG).")] = None,
+    index: IndexOpt = None,  # type: ignore[assignment]
+    model: Annotated[str, typer.Option("--model", "-m", help="Image model, e.g. timm:tf_efficientnet_lite0, "
+                                       "open_clip:ViT-B-32/laion2b_s34b_b79k, tiny.")] = "timm:tf_efficientnet_lite0",
+    weights: Annotated[str | None, typer.Option(help="Local checkpoint for the model (instead of bundled or "
+                                                   "hub weights).")] = None,
+    titles: Annotated[bool, typer.Option("--titles/--no-titles", help="Embed the title column for text "
+                                         "search.")] = True,
+    title_column: Annotated[str | None, typer.Option(help="Column with product titles (default: title, "
+                                                        "productDisplayName, name).")] = None,
+    id_from: Annotated[str, typer.Option(help="Without labels: ids from file 'stem', 'folder' (<id>/<view>.jpg) "
+                                         "or 'auto'.")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Photos per forward pass.")] = 64,
+    workers: Annotated[int | None, typer.Option(min=0, help="Decode workers (default: cores - 1).")] = None,
+    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = "auto",
+    device: DeviceOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed every photo (and title) of CATALOG and build its FAISS index. Re-running resumes."""
+    with user_errors():
+        from vsearch.build import build_catalog_index
+        from vsearch.catalog import load_catalog
+        from vsearch.errors import BadQueryError
+        from vsearch.models import create_embedder, create_text_embedder
+
+        if id_from not in ("auto", "stem", "folder"):
+            raise BadQueryError(f"--id-from must be auto, stem or folder, not '{id_from}'")
+        cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column)  # type: ignore[arg-type]
+        embedder = create_embedder(model, weights=weights, device=device, precision=precision)
+        text = create_text_embedder(device=device) if titles and cat.title_column else None
+        with progress_bar(not as_json) as progress:
+            report = build_catalog_index(cat, resolve_index(index), embedder, text, batch_size=batch_size,
+                                         workers=workers, progress=progress)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    stdout.print(f"indexed {report.photos_embedded + report.photos_reused} photos of {report.products} products "
+                 f"into {report.index_dir} ({report.photos_reused} reused, {report.titles_embedded} titles) "
+                 f"in {report.seconds:.1f}s; {report.images_per_s:.1f} images/s with {report.model}")
+    if report.bad:
+        stderr.print(f"[yellow]skipped {len(report.bad)} bad photo(s):[/]")
+        for item in report.bad:
+            stderr.print(f"  {item['path']}: {item['reason']}", highlight=False, soft_wrap=True)
+
+
+@app.command("info")
+def info_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # type: ignore[assignment]
+    """Model, dimension, counts, metric, size on disk and build time of an index."""
+    from dataclasses import asdict
+
+    with user_errors():
+        from vsearch.manifest import read_manifest
+
+        path = resolve_index(index)
+        manifest = read_manifest(path)
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    info = {"index": str(path), **asdict(manifest), "size_bytes": size}
+    if as_json:
+        print_json(info)
+        return
+    for key in ("index", "model", "weights_id", "dim", "metric", "index_type", "count", "products", "text_model",
+                "text_count", "vsearch_version", "created", "updated"):
+        stdout.print(f"[bold]{key:<16}[/] {info[key]}", highlight=False)
+    stdout.print(f"[bold]{'size':<16}[/] {size / 1e6:.1f} MB", highlight=False)
+    stdout.print(f"[bold]{'build':<16}[/] {info['build']}", highlight=False)

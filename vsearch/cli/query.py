@@ -1,0 +1,105 @@
+"""`vsearch query`: photos, text or an indexed id in, similar products out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vsearch.cli.common import (
+    DeviceOpt,
+    IndexOpt,
+    JsonOpt,
+    fail,
+    print_json,
+    resolve_index,
+    stderr,
+    stdout,
+    user_errors,
+)
+
+if TYPE_CHECKING:
+    from vsearch.search import Hit
+
+TITLE_KEYS = ("title", "productDisplayName", "name", "product_name")
+CATEGORY_KEYS = ("articleType", "category", "type", "subCategory")
+
+
+def query_command(
+    photos: Annotated[list[Path] | None, typer.Argument(help="Photo(s) of one product; several are combined "
+                                                           "into one query.")] = None,
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Products to return.")] = 10,
+    text: Annotated[str | None, typer.Option("--text", "-t", help="Text query instead of photos.")] = None,
+    like: Annotated[str | None, typer.Option("--like", help="Id of an indexed product: find similar ones.")] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", help="File with one photo path per line: one query "
+                                                  "each, JSON lines with --json.")] = None,
+    index: IndexOpt = None,  # type: ignore[assignment]
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Must match the index's model.")] = None,
+    weights: Annotated[str | None, typer.Option(help="Local checkpoint of the index's model.")] = None,
+    device: DeviceOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Find the products most similar to photos, a text or an indexed product."""
+    modes = sum(bool(x) for x in (photos, text, like, batch))
+    if modes != 1:
+        raise fail("give exactly one of: PHOTO..., --text, --like, --batch")
+    with user_errors():
+        from vsearch.search import Searcher
+
+        with Searcher(resolve_index(index), model=model, weights=weights, device=device) as searcher:
+            if batch is not None:
+                _run_batch(searcher, batch, k, as_json)
+                return
+            if photos:
+                label, hits = " + ".join(map(str, photos)), searcher.search_photos(photos, k)
+            elif text:
+                label, hits = text, searcher.search_text(text, k)
+            else:
+                label, hits = f"like:{like}", searcher.search_like(str(like), k)
+    _emit(label, hits, as_json)
+
+
+def _run_batch(searcher: object, batch: Path, k: int, as_json: bool) -> None:
+    from vsearch.errors import BadImageError, BadQueryError
+    from vsearch.search import Searcher
+
+    assert isinstance(searcher, Searcher)
+    if not batch.is_file():
+        raise BadQueryError(f"batch file not found: {batch}")
+    lines = [line.strip() for line in batch.read_text(encoding="utf-8").splitlines()]
+    paths = [Path(line) if Path(line).is_absolute() or Path(line).exists() else batch.parent / line
+             for line in lines if line and not line.startswith("#")]
+    failed = 0
+    for path in paths:
+        try:
+            hits = searcher.search_photos([path], k)
+        except (BadImageError, BadQueryError) as exc:
+            failed += 1
+            if as_json:
+                print_json({"query": str(path), "error": str(exc), "results": []})
+            else:
+                stderr.print(f"[yellow]skipped[/] {exc}", highlight=False)
+            continue
+        _emit(str(path), hits, as_json)
+    if failed:
+        stderr.print(f"{failed} of {len(paths)} queries failed")
+        if failed == len(paths):
+            raise typer.Exit(1)
+
+
+def _emit(label: str, hits: list[Hit], as_json: bool) -> None:
+    if as_json:
+        print_json({"query": label, "results": [h.to_dict() for h in hits]})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"query: {label}", title_justify="left")
+    for col, kw in (("rank", {"justify": "right"}), ("id", {}), ("score", {"justify": "right"}), ("title", {}),
+                    ("category", {})):
+        table.add_column(col, **kw)  # type: ignore[arg-type]
+    for hit in hits:
+        title = next((str(hit.metadata[key]) for key in TITLE_KEYS if hit.metadata.get(key)), "")
+        category = next((str(hit.metadata[key]) for key in CATEGORY_KEYS if hit.metadata.get(key)), "")
+        table.add_row(str(hit.rank), hit.id, f"{hit.score:.3f}", title, category)
+    stdout.print(table)

@@ -1,0 +1,33 @@
+"""Logging set-up (called once by the CLI) and a timer for pipeline steps."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_logger = logging.getLogger(__name__)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Route vsearch logs to stderr through rich; INFO with --verbose, WARNING otherwise."""
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=Console(stderr=True), show_path=False, show_time=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    logging.getLogger("vsearch").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@contextmanager
+def timed(step: str) -> Iterator[dict[str, float]]:
+    """Log how long `step` took; the yielded dict receives `seconds` when the block ends."""
+    out: dict[str, float] = {}
+    start = time.perf_counter()
+    _logger.info("%s ...", step)
+    try:
+        yield out
+    finally:
+        out["seconds"] = time.perf_counter() - start
+        _logger.info("%s done in %.2fs", step, out["seconds"])
