@@ -59,7 +59,7 @@ def load_catalog(root: str | Path, labels: str | Path | None = None, id_from: Id
     Raises:
         CatalogError: missing folder, unreadable labels, or no photos at all.
     """
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().absolute()  # absolute sources let a build resume from any folder
     if root.is_file() and labels is None:
         root, labels = root.parent, root
     if not root.is_dir():
@@ -67,7 +67,7 @@ def load_catalog(root: str | Path, labels: str | Path | None = None, id_from: Id
     if labels is None:
         labels = next((root / name for name in LABEL_FILES if (root / name).is_file()), None)
     if labels is not None:
-        catalog = _from_labels(root, Path(labels).expanduser())
+        catalog = _from_labels(root, Path(labels).expanduser().absolute())
     else:
         catalog = _from_folder(root, id_from)
     if not catalog.photos:
