@@ -33,7 +33,10 @@ def _finish(section: str, suite: Any, payload: dict[str, Any], out: Path | None,
     if as_json:
         print_json({"report": str(out_dir / "report.json"), "files": [str(f) for f in files], section: payload})
         return
+    from rich.console import Console
     from rich.table import Table
+
+    console = stdout if stdout.is_terminal else Console(width=160)  # CI logs: no truncated columns
 
     header, rows = (RETRIEVAL_HEADER, retrieval_rows(report)) if section == "retrieval" else \
         (TAG_HEADER, tag_rows(report))
@@ -42,8 +45,8 @@ def _finish(section: str, suite: Any, payload: dict[str, Any], out: Path | None,
         table.add_column(col, justify="left" if col in ("protocol", "variant", "attribute") else "right")
     for row in rows:
         table.add_row(*row)
-    stdout.print(table)
-    stdout.print(f"report: {out_dir / 'report.md'} ({len(files)} files, {payload['timings']['total']:.1f}s)")
+    console.print(table)
+    console.print(f"report: {out_dir / 'report.md'} ({len(files)} files, {payload['timings']['total']:.1f}s)")
 
 
 @app.command("retrieval")

@@ -41,6 +41,7 @@ class EvalContext:
         self._embedder: ImageEmbedder | None = None
         self._vectors: dict[str, tuple[list[str], np.ndarray]] = {}
         self._products: dict[str, dict[str, str]] | None = None
+        self._product_vectors: dict[str, np.ndarray] | None = None
         self._cache: dict[str, np.ndarray | None] = {}
         self.embedded = 0
 
@@ -72,11 +73,19 @@ class EvalContext:
         """Stored vectors of `kind` ("image" or "title"): product id per row and float32 `[n, dim]`."""
         if kind not in self._vectors:
             rows, vecs = self.store.load_vectors(kind)
-            ids = [pid or "" for pid in self.store.row_products(rows)]
-            if len(vecs):
-                vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)  # fp16 storage rounding
+            ids = [pid or "" for pid in self.store.row_products(rows)]  # vectors as FAISS holds them (fp16-rounded)
             self._vectors[kind] = (ids, vecs)
         return self._vectors[kind]
+
+    def product_vectors(self) -> dict[str, np.ndarray]:
+        """One unit vector per indexed product: the normalised mean of its photos (as `Searcher.search_like`)."""
+        if self._product_vectors is None:
+            ids, vecs = self.vectors("image")
+            sums: dict[str, np.ndarray] = {}
+            for pid, vec in zip(ids, vecs):
+                sums[pid] = sums[pid] + vec if pid in sums else vec.copy()
+            self._product_vectors = {pid: v / max(float(np.linalg.norm(v)), 1e-12) for pid, v in sums.items()}
+        return self._product_vectors
 
     def embed_paths(self, paths: Sequence[Path | str]) -> tuple[np.ndarray, np.ndarray]:
         """Embed photo files (cached by path): `[n, dim]` vectors and `[n]` bool, False for a bad photo."""

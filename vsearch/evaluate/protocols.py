@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vsearch.catalog import IMAGE_SUFFIXES, LABEL_FILES, load_catalog, read_label_rows
+from vsearch.catalog import IMAGE_SUFFIXES, LABEL_FILES, TITLE_COLUMNS, load_catalog, read_label_rows
 from vsearch.errors import CatalogError
 from vsearch.evaluate.context import EvalContext
 from vsearch.evaluate.suite import Filter, MultiviewCfg, RenditionCfg, SimilarCfg, TextCfg
@@ -63,11 +63,9 @@ def same_id(queries: Sequence[str], names: Sequence[str]) -> np.ndarray:
 
 def similar_product(ctx: EvalContext, cfg: SimilarCfg, ks: Sequence[int], seed: int, salt: str) -> dict[str, Any]:
     """Protocol 1: each query-split product's photo vs every other indexed product."""
-    ids, vecs = ctx.vectors("image")
-    indexed = sorted(set(ids))
-    queries = sample([p for p in indexed if split_of(p, salt) == cfg.queries], cfg.max_queries, seed)
-    row = {pid: i for i, pid in enumerate(ids)}
-    qvecs = np.stack([vecs[row[p]] for p in queries])  # first photo of each query product
+    vectors = ctx.product_vectors()
+    queries = sample([p for p in sorted(vectors) if split_of(p, salt) == cfg.queries], cfg.max_queries, seed)
+    qvecs = np.stack([vectors[p] for p in queries])  # all its photos combined, as `vsearch query --like`
     scores, names = score(ctx, qvecs)
     valid = ~same_id(queries, names)
     out: dict[str, Any] = {
@@ -123,7 +121,8 @@ def text_queries(ctx: EvalContext, cfg: TextCfg, ks: Sequence[int], seed: int, s
                     "titles; type_others: own title held out, relevant = same " + "+".join(cfg.relevance))
     emb = ctx.embedder
     if hasattr(emb, "encode_texts"):  # a joint text-image model: real text -> image search too
-        titles = [ctx.products.get(q, {}).get("productDisplayName", "") or q for q in queries]
+        titles = [next((meta[c] for c in TITLE_COLUMNS if meta.get(c)), q)
+                  for q, meta in ((q, ctx.products.get(q, {})) for q in queries)]
         scores, names = score(ctx, emb.encode_texts(titles), "image")
         rel = same_id(queries, names)
         out["metrics"]["text_to_image_exact"], _ = evaluate(scores, rel, ks)

@@ -148,7 +148,7 @@ def _protocol_notes(key: str, proto: dict[str, Any]) -> list[str]:
     if vs:
         real = vs["metrics"].get("real", {})
         lines += ["", f"Synthetic views vs real phone photos ({vs['protocol']}; {vs['gallery']}):", "",
-                  *_table(["queries", "count", "R@1", "R@5"],
+                  *_table(["query photos", "n", "R@1", "R@5"],
                           [["real phone photos", str(real.get("queries", "–")), _fmt(real.get("hit@1")),
                             _fmt(real.get("hit@5"))]]
                           + [[f"synthetic: {kind}", str(m["queries"]), _fmt(m.get("hit@1")), _fmt(m.get("hit@5"))]

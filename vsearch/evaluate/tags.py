@@ -24,15 +24,6 @@ Predictor = Callable[[str, Sequence[str]], tuple[list[str], np.ndarray, list[str
 """(attribute, test product ids) -> (predicted labels, `[n, c]` scores, the c class names)."""
 
 
-def product_vectors(ctx: EvalContext) -> dict[str, np.ndarray]:
-    """One unit vector per indexed product: the normalised mean of its photos' vectors."""
-    ids, vecs = ctx.vectors("image")
-    sums: dict[str, np.ndarray] = {}
-    for pid, vec in zip(ids, vecs):
-        sums[pid] = sums[pid] + vec if pid in sums else vec.copy()
-    return {pid: v / max(float(np.linalg.norm(v)), 1e-12) for pid, v in sums.items()}
-
-
 def probe_predictor(ctx: EvalContext, cfg: TagsCfg, salt: str, seed: int) -> tuple[Predictor, dict[str, int]]:
     """Fit a standardised logistic regression per attribute on the train split; return its predictor."""
     from sklearn.linear_model import LogisticRegression
@@ -40,7 +31,7 @@ def probe_predictor(ctx: EvalContext, cfg: TagsCfg, salt: str, seed: int) -> tup
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    vectors = product_vectors(ctx)
+    vectors = ctx.product_vectors()
     train_ids = [p for p in sorted(vectors) if split_of(p, salt) == cfg.train]
     models: dict[str, Any] = {}
     counts: dict[str, int] = {}
