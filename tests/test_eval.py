@@ -220,3 +220,23 @@ def test_rendition_protocol(products_224: Path, products_small: Path, data_dir: 
     assert proto["queries"] == 30 and proto["gallery"] == "all indexed products (60)"
     assert 0.5 < proto["metrics"]["exact"]["hit@10"] <= 1.0
     assert flatten_metrics({"retrieval": {"protocols": {"rendition": proto}}})
+
+
+def test_update_baseline_keeps_set_tolerances(tmp_path: Path) -> None:
+    report = {"suite": "s", "tags": {"attributes": {"gender": {"metrics": {"accuracy": 0.9, "samples": 1000}}}}}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    baseline = tmp_path / "base.json"
+    args = ["eval", "compare", str(tmp_path / "report.json"), str(baseline), "--update-baseline"]
+    assert runner.invoke(app, args).exit_code == 0
+    data = json.loads(baseline.read_text())
+    assert data["metrics"] == {"tags.attributes.gender.accuracy": {"value": 0.9, "tolerance": 0.02}}
+    data["metrics"]["tags.attributes.gender.accuracy"]["tolerance"] = 0.05  # a person widened it
+    baseline.write_text(json.dumps(data))
+    report["tags"]["attributes"]["gender"]["metrics"]["accuracy"] = 0.86
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    assert runner.invoke(app, ["eval", "compare", str(tmp_path / "report.json"), str(baseline)]).exit_code == 0
+    assert runner.invoke(app, args).exit_code == 0
+    assert json.loads(baseline.read_text())["metrics"]["tags.attributes.gender.accuracy"] == {"value": 0.86,
+                                                                                           "tolerance": 0.05}
+    missing = runner.invoke(app, ["eval", "compare", str(tmp_path / "nope.json"), str(baseline)])
+    assert missing.exit_code == 1 and "report not found" in missing.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from vsearch.atomic import atomic_write_text
 from vsearch.errors import VsearchError
 
 DEFAULT_TOLERANCE = 0.02
+GATED = re.compile(r"(hit@\d+|precision@1|map@10|ndcg@10|accuracy|f1_macro|f1_weighted|top5_accuracy|map|micro_ap"
+                   r"|f1_micro)$")
+"""Metrics a new baseline gates on (the rest of the report is for reading): Recall@K, P@1, mAP@10, nDCG@10, tags."""
 COUNT_KEYS = frozenset({"queries", "queries_without_relevant", "samples"})
 
 
@@ -76,6 +80,8 @@ def make_baseline(report: dict[str, Any], previous: dict[str, Any] | None = None
     old = (previous or {}).get("metrics", {})
     metrics = {}
     for name, (value, count) in sorted(flatten_metrics(report).items()):
+        if not GATED.search(name.rsplit(".", 1)[-1]) and name not in old:
+            continue
         tol = old.get(name, {}).get("tolerance", tolerance_for(count, default))
         metrics[name] = {"value": round(value, 6), "tolerance": tol}
     index = report.get("retrieval", report.get("tags", {})).get("index", {})

@@ -7,6 +7,7 @@ exact numpy search over the stored vectors.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,8 +118,12 @@ def text_queries(ctx: EvalContext, cfg: TextCfg, ks: Sequence[int], seed: int, s
     valid = ~exact
     relevant = same_label(ctx.products, queries, names, cfg.relevance)
     out["metrics"]["type_others"], _ = evaluate(scores, relevant, ks, valid)
+    title_of = {pid: next((meta[c] for c in TITLE_COLUMNS if meta.get(c)), "") for pid, meta in ctx.products.items()}
+    counts = Counter(title_of.values())
+    out["queries_with_shared_title"] = sum(1 for q in queries if title_of.get(q) and counts[title_of[q]] > 1)
     out["notes"] = ("exact: the product's own title is in the gallery, so misses come from shared or near-identical "
-                    "titles; type_others: own title held out, relevant = same " + "+".join(cfg.relevance))
+                    "titles (ties count against the query); type_others: own title held out, relevant = same "
+                    + "+".join(cfg.relevance))
     emb = ctx.embedder
     if hasattr(emb, "encode_texts"):  # a joint text-image model: real text -> image search too
         titles = [next((meta[c] for c in TITLE_COLUMNS if meta.get(c)), q)

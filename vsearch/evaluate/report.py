@@ -141,7 +141,7 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
 
 def _protocol_notes(key: str, proto: dict[str, Any]) -> list[str]:
     lines = [f"### {key}: {proto.get('title', key)}", ""]
-    for field in ("note", "gallery", "relevance", "path", "notes", "skipped", "catalog"):
+    for field in ("note", "gallery", "relevance", "path", "notes", "queries_with_shared_title", "skipped", "catalog"):
         if proto.get(field):
             lines.append(f"- {field}: {proto[field]}")
     vs = proto.get("vs_real")
