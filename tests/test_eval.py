@@ -240,3 +240,27 @@ def test_update_baseline_keeps_set_tolerances(tmp_path: Path) -> None:
                                                                                            "tolerance": 0.05}
     missing = runner.invoke(app, ["eval", "compare", str(tmp_path / "nope.json"), str(baseline)])
     assert missing.exit_code == 1 and "report not found" in missing.output
+
+
+def test_multiview_takes_an_id_per_folder_catalogue(grocery: Path, tiny_index: Path, tmp_path: Path) -> None:
+    """Another multi-view set drops in as `<id>/<view>.jpg`: each photo queries all the others (leave-one-out)."""
+    from vsearch.evaluate.context import EvalContext
+    from vsearch.evaluate.protocols import multiview
+    from vsearch.evaluate.suite import MultiviewCfg
+
+    products = sorted(p.name for p in (grocery / "phone").iterdir())[:3]
+    for pid in products:
+        (tmp_path / "mv" / pid).mkdir(parents=True)
+        for i, photo in enumerate(sorted((grocery / "phone" / pid).glob("*.jpg"))[:6]):
+            (tmp_path / "mv" / pid / f"view{i}.jpg").symlink_to(photo)
+    with EvalContext(tiny_index, workers=0) as ctx:
+        result = multiview(ctx, MultiviewCfg("folder", tmp_path / "mv"), [1, 5], seed=0)
+        vecs, ok = ctx.embed_paths(sorted((tmp_path / "mv").glob("*/*.jpg")))
+    assert ok.all() and result["queries"] == 18 and result["gallery_filter"] == "leave-one-out"
+    # brute force: nearest other photo, by product
+    sims = vecs @ vecs.T
+    np.fill_diagonal(sims, -np.inf)
+    owner = np.repeat(np.arange(3), 6)
+    expected = np.mean([owner[np.argmax(row)] == owner[i] for i, row in enumerate(sims)])
+    assert result["metrics"]["exact"]["hit@1"] == pytest.approx(expected)
+    assert result["metrics"]["exact"]["hit@5"] == 1.0  # only 3 products: every one is in the top 5

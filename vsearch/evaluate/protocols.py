@@ -66,6 +66,8 @@ def similar_product(ctx: EvalContext, cfg: SimilarCfg, ks: Sequence[int], seed: 
     """Protocol 1: each query-split product's photo vs every other indexed product."""
     vectors = ctx.product_vectors()
     queries = sample([p for p in sorted(vectors) if split_of(p, salt) == cfg.queries], cfg.max_queries, seed)
+    if not queries:
+        raise CatalogError(f"no indexed product is in the '{cfg.queries}' split: nothing to query with")
     qvecs = np.stack([vectors[p] for p in queries])  # all its photos combined, as `vsearch query --like`
     scores, names = score(ctx, qvecs)
     valid = ~same_id(queries, names)
@@ -106,12 +108,15 @@ def text_queries(ctx: EvalContext, cfg: TextCfg, ks: Sequence[int], seed: int, s
                 "metrics": {}}
     row = {pid: i for i, pid in enumerate(tids)}
     queries = sample([p for p in sorted(row) if split_of(p, salt) == cfg.queries], cfg.max_queries, seed)
+    if not queries:
+        raise CatalogError(f"no titled product is in the '{cfg.queries}' split: nothing to query with")
     qvecs = tvecs[[row[p] for p in queries]]
     out: dict[str, Any] = {
         "title": "Text -> product", "queries": len(queries), "query_split": cfg.queries,
         "text_model": ctx.manifest.text_model,
-        "path": "title vectors (the image model has no text tower): the query text is matched against product "
-                "titles, and the hit's photo is shown", "metrics": {}}
+        "path": "the query text is matched against product title vectors (what `vsearch query --text` does) and "
+                "the hit's photo is shown; with a joint text-image model, text_to_image_exact also searches photos",
+        "metrics": {}}
     scores, names = score(ctx, qvecs, "title")
     exact = same_id(queries, names)
     out["metrics"]["exact"], _ = evaluate(scores, exact, ks)
