@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from vsearch import __version__
+from vsearch.cli.eval import app as eval_app
 from vsearch.cli.index import app as index_app
 from vsearch.cli.models import models_command
 from vsearch.cli.query import query_command
@@ -14,6 +15,7 @@ from vsearch.cli.query import query_command
 app = typer.Typer(name="vsearch", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Search a product catalogue by photo and text; tag products.")
 app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 app.command("query")(query_command)
 app.command("models")(models_command)
 
