@@ -1,8 +1,9 @@
 """Pixel colour statistics of a product photo, beside the CNN embedding for colour attributes.
 
 ImageNet features are built to ignore colour, so a head on them alone confuses navy with black.
-Shop photos sit on white backgrounds: histograms over the pixels that are not background say
-what colour the product is. One decode + a few histograms per photo; no model.
+Shop photos sit on plain backgrounds (white, sometimes grey): the background colour is read from
+the photo's border, and histograms over the pixels that differ from it say what colour the product
+is. One decode + a few histograms per photo; no model.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ _logger = logging.getLogger(__name__)
 
 COLOUR_KIND = "colour"
 """Store vector kind of these features, keyed by the same photo source path as the image vectors."""
-COLOUR_VERSION = "colour-v1"
+COLOUR_VERSION = "colour-v2"
 SIDE = 64
-BACKGROUND = 244
-"""A pixel with every channel above this is background (white), unless too few other pixels remain."""
+BACKGROUND_DISTANCE = 12
+"""A pixel within this (max channel difference, 0-255) of the border's median colour is background."""
 HUE_BINS, SAT_BINS, VAL_BINS, GREY_BINS = 18, 2, 2, 8
-COLOUR_DIM = HUE_BINS * SAT_BINS * VAL_BINS + GREY_BINS + 64 + 3 * 3 + 1
+LAB_BINS = (4, 5, 5)
+COLOUR_DIM = HUE_BINS * SAT_BINS * VAL_BINS + GREY_BINS + 64 + LAB_BINS[0] * LAB_BINS[1] * LAB_BINS[2] + 3 * 3 + 1
 
 
 def _hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -54,12 +56,14 @@ def colour_features(image: Image.Image) -> np.ndarray:
     """float32 `[COLOUR_DIM]`: colour histograms and Lab moments of the non-background pixels.
 
     Parts: hue x saturation x value histogram of chromatic pixels, value histogram of grey pixels
-    (both as fractions of the foreground, square-rooted), a 4x4x4 RGB histogram, Lab mean and std
+    (both as fractions of the foreground, square-rooted), 4x4x4 RGB and 4x5x5 Lab histograms, Lab mean and std
     (scaled to about unit range), Lab of the darkest/most saturated decile, and the foreground fraction.
     """
-    small = image.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BILINEAR)
-    px = np.asarray(small, dtype=np.float64).reshape(-1, 3)
-    fg = px.min(axis=1) <= BACKGROUND
+    small = np.asarray(image.convert("RGB").resize((SIDE, SIDE), Image.Resampling.BILINEAR), dtype=np.float64)
+    border = np.concatenate([small[:2].reshape(-1, 3), small[-2:].reshape(-1, 3), small[:, :2].reshape(-1, 3),
+                             small[:, -2:].reshape(-1, 3)])
+    px = small.reshape(-1, 3)
+    fg = np.abs(px - np.median(border, axis=0)).max(axis=1) > BACKGROUND_DISTANCE
     if fg.sum() < 0.02 * len(px):  # a white product on white: use every pixel
         fg = np.ones(len(px), bool)
     rgb = px[fg] / 255.0
@@ -77,7 +81,12 @@ def colour_features(image: Image.Image) -> np.ndarray:
     lab = _lab(rgb)
     scale = np.array([100.0, 100.0, 100.0])
     order = np.argsort(lab[:, 0])[: max(1, len(lab) // 10)]  # darkest decile: shading shows the true hue
-    parts = [np.sqrt(joint / n), np.sqrt(grey / n), np.sqrt(rgb_hist / n), lab.mean(axis=0) / scale,
+    li = np.minimum((lab[:, 0] / 100 * LAB_BINS[0]).astype(int), LAB_BINS[0] - 1)
+    ai = np.clip(((lab[:, 1] + 50) / 100 * LAB_BINS[1]).astype(int), 0, LAB_BINS[1] - 1)
+    bi = np.clip(((lab[:, 2] + 50) / 100 * LAB_BINS[2]).astype(int), 0, LAB_BINS[2] - 1)
+    lab_hist = np.bincount((li * LAB_BINS[1] + ai) * LAB_BINS[2] + bi, minlength=int(np.prod(LAB_BINS)))
+    parts = [np.sqrt(joint / n), np.sqrt(grey / n), np.sqrt(rgb_hist / n), np.sqrt(lab_hist / n),
+             lab.mean(axis=0) / scale,
              lab.std(axis=0) / scale, lab[order].mean(axis=0) / scale, [fg.mean()]]
     return np.concatenate([np.asarray(p, np.float64).ravel() for p in parts]).astype(np.float32)
 
