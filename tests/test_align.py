@@ -115,3 +115,35 @@ def test_cli_text_query_json(aligned_index: tuple[Path, dict]) -> None:
     assert res.exit_code == 0, res.output
     results = json.loads(res.stdout)["results"]
     assert len(results) == 10 and all(r["score"] < 0.99 for r in results)
+
+
+def test_open_clip_index_uses_its_own_text_tower(products_224: Path, tmp_path: Path) -> None:
+    """Mechanics only (no CLIP weights offline): a random-init open_clip index answers text in its image space."""
+    import csv
+
+    from vsearch.align import train_align
+    from vsearch.build import build_catalog_index
+    from vsearch.catalog import load_catalog
+    from vsearch.models import create_embedder
+    from vsearch.search import Searcher
+    from vsearch.tags import Tagger
+
+    with (products_224 / "labels.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))[::400][:16]
+    labels = tmp_path / "labels.csv"
+    with labels.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "image": str(products_224 / r["image"])} for r in rows)
+    index = tmp_path / "clip"
+    embedder = create_embedder("open_clip:ViT-B-32", device="cpu", precision="fp32")
+    build_catalog_index(load_catalog(labels), index, embedder, None, workers=0)
+    report = train_align(index)
+    assert report["native"] is True
+    with Searcher(index) as searcher:
+        hits = searcher.search_text("blue shirt", k=3)
+        query = embedder.encode_texts(["blue shirt"])[0]  # type: ignore[attr-defined]
+        image = searcher.store.product_vectors(hits[0].id, "image")[0]
+    assert hits[0].score == pytest.approx(float(query @ image), abs=2e-2)
+    [result] = Tagger(index).tag_photos([products_224 / rows[0]["image"]])
+    assert all(t["zero_shot"] and t["prob"] >= 0.9 for t in result["tags"])

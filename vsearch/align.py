@@ -41,7 +41,10 @@ ZERO_SHOT_TAGS: dict[str, list[str]] = {
     "summery": ["summer", "bright", "beach"], "cosy": ["cosy", "warm", "winter"],
 }
 """Tag -> words; each word fills every template and the mapped vectors are averaged."""
-TEMPLATES = ("{} clothing", "{} fashion accessory", "a {} look", "{} style for women", "{} style for men")
+TEMPLATES = ("{}", "Men {} T-shirt", "Women {} Top", "Men {} Shoes", "Women {} Dress", "Unisex {} Bag")
+"""Bare words plus title-shaped phrases: MiniLM compares prompts with shop titles ("Men Black Sports Shoes").
+Chosen over generic phrases ("{} clothing") by how strongly "sporty"/"ethnic"/"casual" pick out the
+catalogue's usage=Sports/Ethnic/Casual products (lift 4.2/6.1/2.7 vs 1.3/10.2/0.9); "formal" stays weak (1.1)."""
 ZERO_SHOT_THRESHOLD = 0.9
 """A zero-shot tag is emitted when the photo out-scores this share of the catalogue."""
 
