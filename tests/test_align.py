@@ -136,9 +136,9 @@ def test_open_clip_index_uses_its_own_text_tower(products_224: Path, tmp_path: P
         writer.writeheader()
         writer.writerows({**r, "image": str(products_224 / r["image"])} for r in rows)
     index = tmp_path / "clip"
-    embedder = create_embedder("open_clip:ViT-B-32", device="cpu", precision="fp32")
+    embedder = create_embedder("open_clip:ViT-S-32", device="cpu", precision="fp32")
     build_catalog_index(load_catalog(labels), index, embedder, None, workers=0)
-    report = train_align(index)
+    report = train_align(index, zero_shot_words={"sporty": ["sporty"], "formal": ["formal"]})
     assert report["native"] is True
     with Searcher(index) as searcher:
         hits = searcher.search_text("blue shirt", k=3)

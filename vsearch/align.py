@@ -147,14 +147,21 @@ def recall_at(queries: np.ndarray, gallery: np.ndarray, truth: np.ndarray, ks: t
 
 
 def train_align(index_dir: str | Path, *, text_column: str | None = None, cfg: AlignConfig | None = None,
-                out: str | Path | None = None, device: str | None = "cpu") -> dict[str, Any]:
-    """Train (or, for open_clip, just calibrate) the text->image alignment and zero-shot prompts."""
+                out: str | Path | None = None, device: str | None = "cpu",
+                zero_shot_words: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Train (or, for open_clip, just calibrate) the text->image alignment and zero-shot prompts.
+
+    Args:
+        text_column: metadata column paired with each photo; default the title vectors stored at build time.
+        zero_shot_words: tag -> words for zero-shot prompts; default `ZERO_SHOT_TAGS`.
+    """
     from vsearch.models import create_text_embedder
     from vsearch.store import Store
     from vsearch.train_heads import row_meta
 
     start = time.perf_counter()
     cfg = cfg or AlignConfig()
+    words = zero_shot_words or ZERO_SHOT_TAGS
     manifest = read_manifest(index_dir)
     stamp = backbone_stamp(manifest)
     path = Path(out) if out else heads_path(index_dir, "align")
@@ -165,7 +172,7 @@ def train_align(index_dir: str | Path, *, text_column: str | None = None, cfg: A
             from vsearch.models import create_embedder
 
             emb = create_embedder(manifest.model, device=device)
-            extra = {"native": True, "zero_shot": zero_shot_extra(emb.encode_texts, image, ZERO_SHOT_TAGS)}  # type: ignore[attr-defined]
+            extra = {"native": True, "zero_shot": zero_shot_extra(emb.encode_texts, image, words)}  # type: ignore[attr-defined]
             save_group(path, HeadGroup("align", stamp, {}, extra))
             return {"group": "align", "heads_path": str(path), "native": True, "backbone": stamp}
         text = create_text_embedder(manifest.text_model or "minilm", device=device)
@@ -182,7 +189,7 @@ def train_align(index_dir: str | Path, *, text_column: str | None = None, cfg: A
     spec.metrics = {"test_title_to_image_test_gallery": test_gallery, "test_title_to_image_full_gallery": full_gallery,
                     **info}
     extra = {"logit_scale": scale, "text_model": {"model": text.name, "weights_id": text.weights_id, "dim": text.dim},
-             "zero_shot": zero_shot_extra(lambda t: _unit(head.predict(text.encode_texts(t))), image, ZERO_SHOT_TAGS)}
+             "zero_shot": zero_shot_extra(lambda t: _unit(head.predict(text.encode_texts(t))), image, words)}
     save_group(path, HeadGroup("align", stamp, {"align": (spec, head)}, extra))
     return {"group": "align", "heads_path": str(path), "backbone": stamp, "config": asdict(cfg),
             "pairs": {"train": int((has & (split == "train")).sum()), "val": int((has & (split == "val")).sum()),

@@ -19,6 +19,8 @@ ColourOpt = Annotated[bool, typer.Option("--colour/--no-colour", help="Add pixel
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Checkpoint path (default: INDEX/heads/GROUP.pt).")]
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the full JSON report here.")]
 SeedOpt = Annotated[int, typer.Option(help="Random seed (runs are deterministic).")]
+BalanceOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Class weights (n / (K * count)) ** BALANCE: "
+                                           "0 ignores imbalance (best accuracy), 1 fully balances (best macro-F1).")]
 
 
 def _finish(report: dict[str, Any], report_path: Path | None, as_json: bool) -> None:
@@ -55,6 +57,7 @@ def attributes_command(
     colour: ColourOpt = True,
     hidden: HiddenOpt = 512,
     epochs: EpochsOpt = 60,
+    balance: BalanceOpt = 0.5,
     seed: SeedOpt = 0,
     out: OutOpt = None,
     report: ReportOpt = None,
@@ -67,7 +70,7 @@ def attributes_command(
 
         result = train_attributes(resolve_index(index), column, labels=labels,
                                   rules=("pattern", "sleeve") if rules else (), colour=colour,
-                                  cfg=TrainConfig(hidden=hidden, epochs=epochs, seed=seed), out=out)
+                                  cfg=TrainConfig(hidden=hidden, epochs=epochs, balance=balance, seed=seed), out=out)
     _finish(result, report, as_json)
 
 
