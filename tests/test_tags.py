@@ -138,3 +138,23 @@ def test_write_tags_into_store(tagged_index: tuple[Path, dict, dict]) -> None:
     with Searcher(index) as searcher:
         hit = searcher.search_like(next(iter(products)), k=1)[0]
     assert "tag_articleType" in hit.metadata and "tags" in hit.metadata
+
+
+def test_cli_train_commands(tagged_index: tuple[Path, dict, dict], tmp_path: Path) -> None:
+    index, _, _ = tagged_index
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "attributes", "--index", str(index), "--column", "masterCategory", "--no-rules",
+                              "--no-colour", "--hidden", "0", "--epochs", "3", "--out", str(tmp_path / "a.pt"),
+                              "--report", str(tmp_path / "a.json"), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["heads"]["masterCategory"]["accuracy"] > report["heads"]["masterCategory"]["majority_baseline"][
+        "accuracy"] + 0.2
+    assert json.loads((tmp_path / "a.json").read_text())["heads_path"] == str(tmp_path / "a.pt")
+    res = runner.invoke(app, ["tag", "--heads", str(tmp_path / "a.pt"), "--index", str(index), "--json",
+                              str(tmp_path / "missing.jpg")])
+    assert res.exit_code == 1 and "no such file" in res.output
+    res = runner.invoke(app, ["train", "attributes", "--index", str(index), "--column", "nope", "--no-colour"])
+    assert res.exit_code == 1 and "not in labels" in res.output
+    res = runner.invoke(app, ["train", "tags", "--index", str(index), "--tags", str(tmp_path / "none.csv")])
+    assert res.exit_code == 1 and "not found" in res.output

@@ -70,8 +70,8 @@ class Aligner:
         self.head: Head | None = None if self.native else group.heads["align"][1]
         zs = group.extra.get("zero_shot", {})
         self.tags: list[str] = list(zs.get("tags", []))
-        self.tag_vectors = np.asarray(zs.get("vectors", np.zeros((0, group.backbone["dim"]))), np.float32)
-        self.quantiles = np.asarray(zs.get("quantiles", np.zeros((0, 101))), np.float32)
+        self.tag_vectors = np.asarray(zs.get("vectors", torch.zeros(0, group.backbone["dim"])), np.float32)
+        self.quantiles = np.asarray(zs.get("quantiles", torch.zeros(0, 101)), np.float32)
 
     def map_texts(self, text_vectors: np.ndarray) -> np.ndarray:
         """MiniLM `[n, 384]` -> unit `[n, dim]` vectors in the image space."""
@@ -110,8 +110,9 @@ def zero_shot_extra(encode: Any, image_vectors: np.ndarray, tag_words: dict[str,
     prompts = prompt_texts(tag_words)
     vectors = _unit(np.stack([encode(texts).mean(axis=0) for texts in prompts.values()]))
     quantiles = np.quantile(image_vectors @ vectors.T, np.linspace(0, 1, 101), axis=0).T
-    return {"tags": list(prompts), "prompts": prompts, "vectors": vectors.astype(np.float32),
-            "quantiles": quantiles.astype(np.float32), "threshold": ZERO_SHOT_THRESHOLD}
+    return {"tags": list(prompts), "prompts": prompts, "vectors": torch.from_numpy(vectors.astype(np.float32)),
+            "quantiles": torch.from_numpy(np.ascontiguousarray(quantiles, np.float32)),
+            "threshold": ZERO_SHOT_THRESHOLD}
 
 
 def _title_vectors(store: Store, ids: list[str], text_column: str | None, text: TextEmbedder) -> np.ndarray:

@@ -128,8 +128,10 @@ def save_group(path: str | Path, group: HeadGroup) -> None:
 
     path = Path(path)
     group.created = group.created or now_iso()
+    extra = {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+             for k, v in group.extra.items()}
     payload = {"format": HEADS_FORMAT, "group": group.group, "backbone": group.backbone, "created": group.created,
-               "extra": group.extra,
+               "extra": extra,
                "heads": {name: {"spec": asdict(spec), "state": head.state_dict()}
                          for name, (spec, head) in group.heads.items()}}
     with atomic_path(path) as tmp:
@@ -160,7 +162,7 @@ def load_group(path: str | Path, backbone: dict[str, Any] | None = None) -> Head
     if not path.is_file():
         raise IndexMissingError(f"no trained heads at {path}: train them with `vsearch train`")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
     except Exception as exc:  # torch raises many error types for a corrupt or foreign file
         raise IndexMissingError(f"unreadable heads checkpoint {path}: {exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != HEADS_FORMAT:

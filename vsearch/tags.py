@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vsearch.errors import BadQueryError, IndexMismatchError, IndexMissingError
-from vsearch.heads import GROUPS, HeadGroup, backbone_stamp, check_backbone, heads_path, load_group
+from vsearch.heads import GROUPS, HEADS_DIR, HeadGroup, backbone_stamp, check_backbone, load_group
 from vsearch.manifest import STORE, read_manifest
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class Tagger:
     def _group_paths(self, heads: Path | None) -> list[Path]:
         if heads is not None and heads.is_file():
             return [heads]
-        folder = heads if heads is not None else heads_path(str(self.index_dir), "x").parent
+        folder = heads if heads is not None else Path(str(self.index_dir)) / HEADS_DIR
         if heads is not None and not folder.is_dir():
             raise IndexMissingError(f"no heads folder or file at {heads}")
         return [folder / f"{g}.pt" for g in GROUPS if (folder / f"{g}.pt").is_file()]
