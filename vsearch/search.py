@@ -115,10 +115,30 @@ class Searcher:
         return self.search_vector(combine_queries(self.embed_photos(photos)), k)
 
     def search_text(self, text: str, k: int = 10) -> list[Hit]:
-        """Products whose titles are closest to `text` (title index, MiniLM)."""
+        """Products whose photos match `text` in the image space (an open_clip text tower, or a trained
+        alignment head), else whose titles are closest to it (title index, MiniLM)."""
         if not text.strip():
             raise BadQueryError("empty text query")
+        query = self._text_in_image_space(text)
+        if query is not None:
+            return self.search_vector(query, k, kind="image")
         return self.search_vector(self.text_embedder.encode_texts([text])[0], k, kind="title")
+
+    def _text_in_image_space(self, text: str) -> np.ndarray | None:
+        """`text` as a unit image-space vector, or None when the index has no way to put it there."""
+        if self.manifest.model.startswith("open_clip:"):
+            return np.asarray(self.embedder.encode_texts([text])[0], np.float32)  # type: ignore[attr-defined]
+        aligner = getattr(self, "_aligner", None)  # loaded on the first text query, kept for the next
+        if aligner is None:
+            from vsearch.heads import heads_path
+
+            path = heads_path(self.index_dir, "align")
+            if not path.is_file():
+                return None
+            from vsearch.align import load_aligner
+
+            aligner = self._aligner = load_aligner(self.index_dir, path)
+        return aligner.map_texts(self.text_embedder.encode_texts([text]))[0]  # type: ignore[no-any-return]
 
     def search_like(self, product_id: str, k: int = 10) -> list[Hit]:
         """Products similar to an indexed one (its photos as the query), excluding itself."""

@@ -11,6 +11,8 @@ from vsearch.cli.eval import app as eval_app
 from vsearch.cli.index import app as index_app
 from vsearch.cli.models import models_command
 from vsearch.cli.query import query_command
+from vsearch.cli.tag import tag_command
+from vsearch.cli.train import app as train_app
 
 app = typer.Typer(name="vsearch", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Search a product catalogue by photo and text; tag products.")
@@ -18,6 +20,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.command("query")(query_command)
 app.command("models")(models_command)
+app.add_typer(train_app, name="train")
+app.command("tag")(tag_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,119 @@
+"""`vsearch train attributes|tags|align`: heads on the embeddings an index already holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vsearch.cli.common import DeviceOpt, IndexOpt, JsonOpt, print_json, resolve_index, stdout, user_errors
+
+app = typer.Typer(no_args_is_help=True, help="Train attribute, tag and text-alignment heads on an index.")
+
+HiddenOpt = Annotated[int, typer.Option(min=0, help="Hidden units of the MLP head; 0 trains a linear head.")]
+EpochsOpt = Annotated[int, typer.Option(min=1, help="Most epochs (early stopping on the validation split).")]
+ColourOpt = Annotated[bool, typer.Option("--colour/--no-colour", help="Add pixel colour statistics of the photos "
+                                         "(one decode pass, cached in the index).")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Checkpoint path (default: INDEX/heads/GROUP.pt).")]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the full JSON report here.")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (runs are deterministic).")]
+BalanceOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Class weights (n / (K * count)) ** BALANCE: "
+                                           "0 ignores imbalance (best accuracy), 1 fully balances (best macro-F1).")]
+
+
+def _finish(report: dict[str, Any], report_path: Path | None, as_json: bool) -> None:
+    if report_path is not None:
+        from vsearch.atomic import atomic_write_text
+
+        atomic_write_text(report_path, json.dumps(report, indent=1, ensure_ascii=False))
+    if as_json:
+        print_json(report)
+        return
+    stdout.print(f"saved {report['group']} heads to {report['heads_path']} ({report.get('seconds', 0)} s)")
+    for name, r in report.get("heads", {}).items():
+        if "accuracy" in r:
+            base = r["majority_baseline"]
+            stdout.print(f"  {name:<14} test acc {r['accuracy']:.3f}  weighted-F1 {r['weighted_f1']:.3f}  "
+                         f"macro-F1 {r['macro_f1']:.3f}  (majority: acc {base['accuracy']:.3f}; n={r['test']})",
+                         highlight=False)
+        else:
+            stdout.print(f"  {name:<14} test micro-F1 {r['micro_f1']:.3f}  macro-F1 {r['macro_f1']:.3f}  "
+                         f"(majority micro-F1 {r['majority_baseline']['micro_f1']:.3f}; n={r['test']})",
+                         highlight=False)
+    if "title_to_image_recall" in report:
+        stdout.print(f"  title->image recall on the test split: {report['title_to_image_recall']}", highlight=False)
+
+
+@app.command("attributes")
+def attributes_command(
+    column: Annotated[list[str], typer.Option("--column", "-c", help="Label column to learn (repeat).")],
+    index: IndexOpt = None,  # type: ignore[assignment]
+    labels: Annotated[Path | None, typer.Option(help="Labels file with an id column (default: the metadata "
+                                                   "stored in the index).")] = None,
+    rules: Annotated[bool, typer.Option("--rules/--no-rules", help="Also learn pattern and sleeve, labelled by "
+                                        "the title rule table.")] = True,
+    colour: ColourOpt = True,
+    hidden: HiddenOpt = 512,
+    epochs: EpochsOpt = 60,
+    balance: BalanceOpt = 0.5,
+    seed: SeedOpt = 0,
+    out: OutOpt = None,
+    report: ReportOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One multi-class head per column; test-split accuracy, F1, per-class figures and confusion matrices."""
+    with user_errors():
+        from vsearch.train import TrainConfig
+        from vsearch.train_heads import train_attributes
+
+        result = train_attributes(resolve_index(index), column, labels=labels,
+                                  rules=("pattern", "sleeve") if rules else (), colour=colour,
+                                  cfg=TrainConfig(hidden=hidden, epochs=epochs, balance=balance, seed=seed), out=out)
+    _finish(result, report, as_json)
+
+
+@app.command("tags")
+def tags_command(
+    tags: Annotated[Path, typer.Option("--tags", help="CSV with id,tags columns; tags separated by ';'.")],
+    index: IndexOpt = None,  # type: ignore[assignment]
+    colour: ColourOpt = True,
+    hidden: HiddenOpt = 512,
+    epochs: EpochsOpt = 60,
+    seed: SeedOpt = 0,
+    out: OutOpt = None,
+    report: ReportOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A multi-label tag head; per-tag thresholds calibrated on the validation split."""
+    with user_errors():
+        from vsearch.train import TrainConfig
+        from vsearch.train_heads import train_tags
+
+        result = train_tags(resolve_index(index), tags, colour=colour,
+                            cfg=TrainConfig(hidden=hidden, epochs=epochs, seed=seed), out=out)
+    _finish(result, report, as_json)
+
+
+@app.command("align")
+def align_command(
+    index: IndexOpt = None,  # type: ignore[assignment]
+    text_column: Annotated[str | None, typer.Option(help="Metadata column paired with each photo (default: the "
+                                                         "titles embedded at build time).")] = None,
+    hidden: HiddenOpt = 1024,
+    epochs: EpochsOpt = 40,
+    seed: SeedOpt = 0,
+    out: OutOpt = None,
+    report: ReportOpt = None,
+    device: DeviceOpt = "cpu",
+    as_json: JsonOpt = False,
+) -> None:
+    """Map text into the image space (contrastive on image-title pairs) for text search and zero-shot tags."""
+    with user_errors():
+        from vsearch.align import AlignConfig, train_align
+
+        result = train_align(resolve_index(index), text_column=text_column,
+                             cfg=AlignConfig(hidden=hidden, epochs=epochs, seed=seed), out=out,
+                             device=None if device == "auto" else device)
+    _finish(result, report, as_json)

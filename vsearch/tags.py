@@ -1,0 +1,179 @@
+"""Predict attributes and tags for photos (or for every indexed product) with trained heads.
+
+Attributes: the most likely class of each multi-class head with its probability. Tags: trained
+multi-label tags whose probability passes their calibrated threshold, then zero-shot style tags
+from the alignment group (marked `zero_shot: true`; their `prob` is a catalogue percentile).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vsearch.errors import BadQueryError, IndexMismatchError, IndexMissingError
+from vsearch.heads import GROUPS, HEADS_DIR, HeadGroup, backbone_stamp, check_backbone, load_group
+from vsearch.manifest import STORE, read_manifest
+
+if TYPE_CHECKING:
+    from vsearch.align import Aligner
+    from vsearch.models.base import ImageEmbedder
+
+_logger = logging.getLogger(__name__)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class Tagger:
+    """Heads of one index (or a heads folder/file) and, lazily, the backbone to embed new photos.
+
+    Args:
+        index_dir: index whose `heads/` to use and whose backbone the heads must match.
+        heads: a heads folder or one `<group>.pt` file instead of `<index>/heads`.
+        zero_shot: add zero-shot style tags when an alignment group is present.
+    """
+
+    def __init__(self, index_dir: str | Path | None = None, heads: str | Path | None = None, *,
+                 device: str | None = "cpu", zero_shot: bool = True) -> None:
+        if index_dir is None and heads is None:
+            raise BadQueryError("give an index (--index) or trained heads (--heads)")
+        self.index_dir = Path(index_dir) if index_dir is not None else None
+        self.manifest = read_manifest(self.index_dir) if self.index_dir is not None else None
+        stamp = backbone_stamp(self.manifest) if self.manifest else None
+        paths = self._group_paths(Path(heads) if heads is not None else None)
+        if not paths:
+            where = heads if heads is not None else Path(str(self.index_dir)) / "heads"
+            raise IndexMissingError(f"no trained heads in {where}: run `vsearch train attributes|tags|align`")
+        self.groups: dict[str, HeadGroup] = {}
+        for path in paths:
+            group = load_group(path, stamp)
+            stamp = stamp or group.backbone
+            check_backbone(group.backbone, stamp, f"{group.group} heads ({path})")
+            self.groups[group.group] = group
+        self.stamp: dict[str, Any] = stamp or {}
+        self.device = device
+        self._embedder: ImageEmbedder | None = None
+        self.aligner: Aligner | None = None
+        if zero_shot and "align" in self.groups:
+            from vsearch.align import Aligner
+
+            self.aligner = Aligner(self.groups["align"])
+
+    def _group_paths(self, heads: Path | None) -> list[Path]:
+        if heads is not None and heads.is_file():
+            return [heads]
+        folder = heads if heads is not None else Path(str(self.index_dir)) / HEADS_DIR
+        if heads is not None and not folder.is_dir():
+            raise IndexMissingError(f"no heads folder or file at {heads}")
+        return [folder / f"{g}.pt" for g in GROUPS if (folder / f"{g}.pt").is_file()]
+
+    @property
+    def needs_colour(self) -> bool:
+        return any("colour" in spec.inputs for g in self.groups.values() for spec, _ in g.heads.values())
+
+    @property
+    def embedder(self) -> ImageEmbedder:
+        if self._embedder is None:
+            from vsearch.models import create_embedder
+
+            resize = self.manifest.preprocess.get("resize", "squash") if self.manifest else "squash"
+            emb = create_embedder(self.stamp["model"], device=self.device, resize=resize)
+            if emb.weights_id != self.stamp.get("weights_id") or emb.dim != self.stamp.get("dim"):
+                raise IndexMismatchError(f"heads need {self.stamp['model']} weights {self.stamp.get('weights_id')}, "
+                                         f"this machine loads {emb.weights_id}")
+            self._embedder = emb
+        return self._embedder
+
+    # -- prediction ---------------------------------------------------------------------------------
+    def predict(self, image: np.ndarray, colour: np.ndarray | None = None) -> list[dict[str, Any]]:
+        """`[n, dim]` unit image vectors (+ `[n, COLOUR_DIM]` colour features) -> attributes and tags per row."""
+        feats = {"image": np.asarray(image, np.float32)}
+        if colour is not None:
+            feats["colour"] = np.asarray(colour, np.float32)
+        out: list[dict[str, Any]] = [{"attributes": {}, "tags": []} for _ in range(len(image))]
+        for group in (g for name, g in self.groups.items() if name != "align"):
+            for name, (spec, head) in group.heads.items():
+                missing = [k for k in spec.inputs if k not in feats]
+                if missing:
+                    raise BadQueryError(f"head '{name}' needs {', '.join(missing)} features")
+                logits = head.predict(np.concatenate([feats[k] for k in spec.inputs], axis=1))
+                if spec.task == "multiclass":
+                    prob = _softmax(logits)
+                    best = prob.argmax(axis=1)
+                    for row, j in enumerate(best):
+                        out[row]["attributes"][name] = {"label": spec.labels[j], "prob": round(float(prob[row, j]), 4)}
+                else:
+                    prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -40, 40)))
+                    thresholds = np.asarray(spec.thresholds or [0.5] * len(spec.labels))
+                    for row in range(len(image)):
+                        out[row]["tags"] += [{"tag": spec.labels[j], "prob": round(float(prob[row, j]), 4),
+                                              "zero_shot": False} for j in np.flatnonzero(prob[row] >= thresholds)]
+        if self.aligner is not None and self.aligner.tags:
+            pct = self.aligner.zero_shot(feats["image"])
+            threshold = float(self.aligner.group.extra.get("zero_shot", {}).get("threshold", 0.9))
+            for row in range(len(image)):
+                have = {t["tag"] for t in out[row]["tags"]}
+                out[row]["tags"] += [{"tag": tag, "prob": round(float(pct[row, j]), 4), "zero_shot": True}
+                                     for j, tag in enumerate(self.aligner.tags)
+                                     if pct[row, j] >= threshold and tag not in have]
+        for item in out:
+            item["tags"].sort(key=lambda t: (t["zero_shot"], -t["prob"]))
+        return out
+
+    def tag_photos(self, photos: Sequence[str | Path]) -> list[dict[str, Any]]:
+        """Embed photos (not necessarily indexed) and predict; raises `BadImageError` for a bad photo."""
+        import torch
+
+        from vsearch.colour import colour_features
+        from vsearch.images import load_image
+
+        if not photos:
+            raise BadQueryError("no photos given")
+        images = [load_image(p) for p in photos]
+        vectors = self.embedder.encode_images(torch.stack([self.embedder.transform(im) for im in images]))
+        colour = np.stack([colour_features(im) for im in images]) if self.needs_colour else None
+        return [{"photo": str(p), **r} for p, r in zip(photos, self.predict(vectors, colour))]
+
+
+def write_tags(tagger: Tagger, index_dir: str | Path | None = None) -> dict[str, Any]:
+    """Tag every indexed product and merge the predictions into its metadata, in one transaction.
+
+    Keys written: `tag_<attribute>` (label), `tags` (trained tags, ';'-separated) and `style_tags`
+    (zero-shot tags). A product with several photos is tagged from the mean of its photos.
+    """
+    from vsearch.search import combine_queries
+    from vsearch.store import Store
+    from vsearch.train_heads import load_features
+
+    index_dir = Path(index_dir) if index_dir is not None else tagger.index_dir
+    if index_dir is None:
+        raise BadQueryError("--write needs --index")
+    check_backbone(tagger.stamp, backbone_stamp(read_manifest(index_dir)), "heads")
+    inputs = ["image", "colour"] if tagger.needs_colour else ["image"]
+    with Store(index_dir / STORE) as store:
+        feats = load_features(store, inputs)
+        rows_of: dict[str, list[int]] = {}
+        for i, pid in enumerate(feats.ids):
+            rows_of.setdefault(pid, []).append(i)
+        pids = list(rows_of)
+        dim = int(tagger.stamp["dim"])
+        image = np.stack([combine_queries(feats.x[rows_of[p], :dim]) for p in pids])
+        colour = np.stack([feats.x[rows_of[p], dim:].mean(axis=0) for p in pids]) if tagger.needs_colour else None
+        preds = tagger.predict(image, colour)
+        metas = store.get_products(pids)
+        updated = {}
+        for pid, meta, pred in zip(pids, metas, preds):
+            meta = dict(meta or {})
+            meta.update({f"tag_{name}": a["label"] for name, a in pred["attributes"].items()})
+            meta["tags"] = ";".join(t["tag"] for t in pred["tags"] if not t["zero_shot"])
+            meta["style_tags"] = ";".join(t["tag"] for t in pred["tags"] if t["zero_shot"])
+            updated[pid] = meta
+        store.put_products(updated)
+    return {"index": str(index_dir), "products": len(updated), "attributes": sorted(preds[0]["attributes"]) if preds
+            else [], "groups": sorted(tagger.groups)}

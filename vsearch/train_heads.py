@@ -1,0 +1,191 @@
+"""Train heads on an index: features from its store, labels from columns, title rules or a tag file.
+
+No second pass through the CNN: image vectors come from the store. Colour statistics need the
+photo pixels once (decode + histograms); they are cached in the store as vector kind "colour".
+Rows are split by product id with `vsearch.split` (the split the eval harness uses), so the test
+figures reported here are on products the heads never saw.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vsearch.catalog import TITLE_COLUMNS, read_label_rows
+from vsearch.colour import COLOUR_DIM, COLOUR_KIND, COLOUR_VERSION, colour_features_of_paths
+from vsearch.errors import BadQueryError, IndexMissingError
+from vsearch.heads import HeadGroup, backbone_stamp, heads_path, save_group
+from vsearch.manifest import STORE, read_manifest
+from vsearch.rules import RULES_VERSION, apply_rules
+from vsearch.split import split_of
+from vsearch.store import Store
+from vsearch.train import TrainConfig, train_multiclass, train_multilabel
+
+_logger = logging.getLogger(__name__)
+
+MISSING = frozenset({"", "NA", "N/A", "nan", "None", "null"})
+"""Label values that mean "unknown": such rows are left out of training and evaluation."""
+
+
+@dataclass
+class Features:
+    """One row per indexed photo: product id, photo source, input features, split of the product."""
+
+    ids: list[str]
+    sources: list[str]
+    x: np.ndarray
+    inputs: list[str]
+    split: np.ndarray
+
+
+def row_meta(store: Store, kind: str) -> list[tuple[str, str]]:
+    """(product id, source) of every row of `kind`, in row order (the order of `Store.load_vectors`)."""
+    out = []
+    with store.env.begin(db=store._rows) as txn:  # the store has no public row listing; read-only access
+        for _, raw in txn.cursor():
+            meta = json.loads(raw)
+            if meta["kind"] == kind:
+                out.append((meta["id"], meta["source"]))
+    return out
+
+
+def colour_matrix(store: Store, ids: list[str], sources: list[str], cache: bool = True) -> np.ndarray:
+    """`[n, COLOUR_DIM]` colour features of photo `sources`: from the store, computing (and caching) the rest."""
+    _, vectors = store.load_vectors(COLOUR_KIND)
+    have = {src: vec for (_, src), vec in zip(row_meta(store, COLOUR_KIND), vectors)}
+    if store.get_info("colour_version") not in (None, COLOUR_VERSION):
+        have = {}
+    todo = [i for i, src in enumerate(sources) if src not in have]
+    if todo:
+        _logger.info("colour features of %d photos", len(todo))
+        feats, ok = colour_features_of_paths([sources[i] for i in todo])
+        for pos, vec in zip(ok, feats):
+            have[sources[todo[pos]]] = vec
+        if cache and len(ok):
+            store.add_vectors(COLOUR_KIND, [ids[todo[p]] for p in ok], [sources[todo[p]] for p in ok], feats)
+            store.set_info("colour_version", COLOUR_VERSION)
+    zero = np.zeros(COLOUR_DIM, np.float32)
+    return np.stack([have.get(src, zero) for src in sources]).astype(np.float32)
+
+
+def load_features(store: Store, inputs: list[str], cache: bool = True) -> Features:
+    """Features of every indexed photo: its image vector, then (when asked) its colour statistics."""
+    _, image = store.load_vectors("image")
+    meta = row_meta(store, "image")
+    if len(meta) != len(image) or not len(image):
+        raise IndexMissingError(f"store {store.path} has no readable image vectors")
+    ids = [pid for pid, _ in meta]
+    sources = [src for _, src in meta]
+    parts = [image]
+    if "colour" in inputs:
+        parts.append(colour_matrix(store, ids, sources, cache))
+    split = np.array([split_of(pid) for pid in ids])
+    return Features(ids, sources, np.concatenate(parts, axis=1), list(inputs), split)
+
+
+def _metadata(store: Store, labels: str | Path | None) -> dict[str, dict[str, str]]:
+    if labels is None:
+        return dict(store.iter_products())
+    return {row["id"].strip(): row for row in read_label_rows(Path(labels)) if row.get("id", "").strip()}
+
+
+def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str | Path | None = None,
+                     rules: tuple[str, ...] = ("pattern", "sleeve"), colour: bool = True,
+                     cfg: TrainConfig | None = None, out: str | Path | None = None) -> dict[str, Any]:
+    """One multi-class head per column (and per title-rule attribute); saved as the `attributes` group.
+
+    Args:
+        columns: metadata columns to learn (e.g. articleType, baseColour).
+        labels: labels file with an `id` column; default the metadata stored in the index.
+        rules: rule-table attributes derived from titles (see `vsearch.rules`).
+        colour: add pixel colour statistics to the image embedding.
+        out: checkpoint path; default `<index>/heads/attributes.pt`.
+
+    Returns:
+        A report: per head, test-split metrics (accuracy, weighted/macro F1, per class, confusion).
+
+    Raises:
+        BadQueryError: a column that is not in the labels.
+    """
+    start = time.perf_counter()
+    cfg = cfg or TrainConfig()
+    stamp = backbone_stamp(read_manifest(index_dir))
+    inputs = ["image", "colour"] if colour else ["image"]
+    with Store(Path(index_dir) / STORE) as store:
+        feats = load_features(store, inputs)
+        meta = _metadata(store, labels)
+    known = {col for m in meta.values() for col in m}
+    missing = [c for c in columns if c not in known]
+    if missing:
+        raise BadQueryError(f"column(s) {', '.join(missing)} not in labels; columns: {', '.join(sorted(known))}")
+    targets: dict[str, tuple[list[str], str]] = {}
+    for col in columns:
+        values = [str(meta.get(pid, {}).get(col, "")).strip() for pid in feats.ids]
+        targets[col] = ([v if v not in MISSING else "" for v in values], f"column:{col}")
+    title_col = next((c for c in TITLE_COLUMNS if c in known), None)
+    if rules and title_col is None:
+        _logger.warning("no title column: skipping rule attributes %s", ", ".join(rules))
+    for attr in rules if title_col else ():
+        values = [apply_rules(str(meta.get(pid, {}).get(title_col, "")), attr) or "" for pid in feats.ids]
+        targets[attr] = (values, f"rules:{RULES_VERSION}:{title_col}")
+    heads, reports = {}, {}
+    for name, (values, source) in targets.items():
+        _logger.info("training %s head", name)
+        spec, head, report = train_multiclass(name, feats.x, values, feats.split, inputs, cfg, source)
+        if source.startswith("rules:"):
+            report["note"] = ("test metrics here are agreement between the photo head and the title rule, on held-out "
+                              "products whose title states the attribute")
+        heads[name], reports[name] = (spec, head), report
+    path = Path(out) if out else heads_path(index_dir, "attributes")
+    save_group(path, HeadGroup("attributes", stamp, heads, {"rules_version": RULES_VERSION,
+                                                             "colour_version": COLOUR_VERSION}))
+    return {"group": "attributes", "heads_path": str(path), "backbone": stamp, "inputs": inputs,
+            "config": asdict(cfg), "seconds": round(time.perf_counter() - start, 1), "heads": reports}
+
+
+def read_tag_file(path: str | Path) -> dict[str, set[str]]:
+    """`id,tags` rows (tags separated by ';' or '|') -> product id -> set of lower-case tags."""
+    rows = read_label_rows(Path(path))
+    if rows and not {"id", "tags"} <= set(rows[0]):
+        raise BadQueryError(f"tag file {path} needs columns id,tags; has {', '.join(rows[0])}")
+    out: dict[str, set[str]] = {}
+    for row in rows:
+        pid = row["id"].strip()
+        if pid:
+            parts = row["tags"].replace("|", ";").split(";")
+            out.setdefault(pid, set()).update(t.strip().lower() for t in parts if t.strip())
+    if not out:
+        raise BadQueryError(f"tag file {path} has no rows")
+    return out
+
+
+def train_tags(index_dir: str | Path, tags_file: str | Path, *, colour: bool = True,
+               cfg: TrainConfig | None = None, out: str | Path | None = None) -> dict[str, Any]:
+    """A multi-label head on the products listed in `tags_file`; saved as the `tags` group.
+
+    Products the file does not list are not used (unknown is not "no tags"); a listed product with an
+    empty tag list is a negative for every tag.
+    """
+    start = time.perf_counter()
+    cfg = cfg or TrainConfig()
+    stamp = backbone_stamp(read_manifest(index_dir))
+    inputs = ["image", "colour"] if colour else ["image"]
+    tagged = read_tag_file(tags_file)
+    with Store(Path(index_dir) / STORE) as store:
+        feats = load_features(store, inputs)
+    rows = np.array([i for i, pid in enumerate(feats.ids) if pid in tagged], dtype=np.int64)
+    if not len(rows):
+        raise BadQueryError(f"none of the {len(tagged)} products in {tags_file} is in index {index_dir}")
+    spec, head, report = train_multilabel("tags", feats.x[rows], [tagged[feats.ids[i]] for i in rows],
+                                          feats.split[rows], inputs, cfg, f"file:{Path(tags_file).name}")
+    path = Path(out) if out else heads_path(index_dir, "tags")
+    save_group(path, HeadGroup("tags", stamp, {"tags": (spec, head)}, {"colour_version": COLOUR_VERSION}))
+    report["products_not_in_index"] = len(set(tagged) - set(feats.ids))
+    return {"group": "tags", "heads_path": str(path), "backbone": stamp, "inputs": inputs, "config": asdict(cfg),
+            "seconds": round(time.perf_counter() - start, 1), "heads": {"tags": report}}
