@@ -104,7 +104,7 @@ def choose_index(n: int, dim: int, max_memory: int | None = None, index_type: st
         return IndexChoice(f"IVF{nlist},SQ8", [f"asked for IVF with 8-bit codes; {nlist} lists"], requested=kind,
                            max_memory=max_memory)
     if kind.lower() == "ivf-pq":
-        m = _pq_m(dim, dim / 8 + 8)
+        m = _pq_m(dim, dim / 16 + 8)
         return IndexChoice(f"IVF{nlist},PQ{m}x8", [f"asked for IVF-PQ; {m} bytes per vector, {nlist} lists"],
                            requested=kind, max_memory=max_memory)
     if kind.lower() != "auto":
@@ -154,6 +154,8 @@ def train_index(vectors: np.ndarray, factory: str, *, seed: int = 0, max_train: 
         sample = np.ascontiguousarray(sample, dtype=np.float32)
         if ivf is not None:
             ivf.cp.niter = 12
+            if hasattr(faiss.downcast_index(ivf), "do_polysemous_training"):
+                faiss.downcast_index(ivf).do_polysemous_training = False  # minutes of work for a rarely used mode
             if gpu_count() > 0:  # k-means assignment on the GPU(s); the trained index stays a CPU index
                 ivf.clustering_index = faiss.index_cpu_to_all_gpus(faiss.IndexFlatL2(dim))
                 _logger.info("training %s on %d GPU(s)", factory, gpu_count())

@@ -113,7 +113,7 @@ class Searcher:
 
             path = self.index_dir / (IMAGE_INDEX if kind == "image" else TEXT_INDEX)
             index = load_index(path, use_gpu=False)
-            if self.manifest.build.get("synced_generation") != self.store.generation():
+            if self.manifest.build.get("synced_generation", 0) != self.store.generation():
                 from vsearch.update import reconcile
 
                 index, report = reconcile(index, self.store, kind, self.manifest.index_type)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from vsearch import __version__
+from vsearch.cli.bench import bench_command
 from vsearch.cli.index import app as index_app
 from vsearch.cli.models import models_command
 from vsearch.cli.query import query_command
@@ -16,6 +17,7 @@ app = typer.Typer(name="vsearch", no_args_is_help=True, add_completion=False, pr
 app.add_typer(index_app, name="index")
 app.command("query")(query_command)
 app.command("models")(models_command)
+app.command("bench")(bench_command)
 
 
 def _version(value: bool) -> None:
