@@ -186,9 +186,10 @@ class Store:
         return np.stack(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
 
     def row_products(self, rows: Iterable[int]) -> list[str | None]:
-        """Product id of each row (None for a row that no longer exists)."""
+        """Product id of each row (None for a row that no longer exists, or FAISS's -1 padding)."""
         with self.env.begin(db=self._rows) as txn:
-            return [None if (raw := txn.get(_row_key(int(r)))) is None else json.loads(raw)["id"] for r in rows]
+            return [None if r < 0 or (raw := txn.get(_row_key(int(r)))) is None else json.loads(raw)["id"]
+                    for r in rows]
 
     def load_vectors(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """All vectors of `kind`: (rows int64 `[n]`, vectors float32 `[n, dim]`), in row order."""
