@@ -189,3 +189,50 @@ def remove_products(index_dir: str | Path, product_ids: list[str]) -> UpdateRepo
     report.seconds = round(time.perf_counter() - start, 2)
     return report
 
+
+
+def check_consistency(index_dir: str | Path) -> dict[str, object]:
+    """Audit an index folder: store integrity, FAISS ids vs store rows, manifest vs store generation.
+
+    Returns {"problems": [...], "behind": {kind: (missing, extra)}, ...}. `problems` must be empty
+    whatever moment a build or update was killed; `behind` is allowed (a re-run or a Searcher syncs it).
+    """
+    from vsearch.manifest import STORE
+
+    index_dir = Path(index_dir)
+    problems: list[str] = []
+    behind: dict[str, tuple[int, int]] = {}
+    out: dict[str, object] = {"problems": problems, "behind": behind}
+    if not (index_dir / STORE).is_dir():
+        return out
+    with Store(index_dir / STORE, readonly=True) as store:
+        for kind in ("image", "title"):
+            rows, pids, sigs = store.row_table(kind)
+            sources = store.row_sources(rows)
+            if len(set(sources)) != len(sources):
+                problems.append(f"{kind}: a source has several rows")
+            if len(sigs) != len(rows):
+                problems.append(f"{kind}: {len(rows)} rows but {len(sigs)} distinct sources")
+            for pid in set(pids):
+                if not set(store.product_rows(pid, kind)) <= set(rows.tolist()):
+                    problems.append(f"{kind}: product {pid} owns a row that does not exist")
+            path = index_dir / (IMAGE_INDEX if kind == "image" else TEXT_INDEX)
+            if path.is_file():
+                try:
+                    ids = index_ids(load_index(path, use_gpu=False))
+                except Exception as exc:  # a torn FAISS file is exactly what this audit looks for
+                    problems.append(f"{path.name} unreadable: {exc}")
+                    continue
+                if len(np.unique(ids)) != len(ids):
+                    problems.append(f"{path.name}: duplicate ids")
+                behind[kind] = (len(np.setdiff1d(rows, ids)), len(np.setdiff1d(ids, rows)))
+        out["generation"] = store.generation()
+        out["products"] = store.product_count()
+        out["image_rows"] = int(len(store.row_table("image")[0]))
+    try:
+        manifest = read_manifest(index_dir)
+        out["synced_generation"] = manifest.build.get("synced_generation")
+    except Exception as exc:  # an unreadable manifest is a problem to report, not to raise
+        if (index_dir / "manifest.json").exists():
+            problems.append(f"manifest unreadable: {exc}")
+    return out
