@@ -38,10 +38,11 @@ def test_parse_memory() -> None:
 def test_choice_by_size_and_memory() -> None:
     assert choose_index(8_146, 1280).factory == "Flat"
     assert choose_index(99_999, 1280, 4 << 30).factory == "Flat"
-    assert choose_index(1_000_000, 1280).factory == "IVF2048,Flat"
-    assert choose_index(1_000_000, 1280, 4 << 30).factory == "IVF2048,SQ8"  # 5.1 GB of floats > 4 GB budget
+    assert choose_index(1_000_000, 1280).factory == "IVF2048_HNSW32,Flat"
+    assert choose_index(1_000_000, 1280, 4 << 30).factory == "IVF2048_HNSW32,SQ8"  # 5.1 GB of floats > 4 GB budget
+    assert choose_index(200_000, 1280).factory == "IVF1024,Flat"
     pq = choose_index(1_000_000, 1280, 200 << 20)  # 200 MB: ~210 bytes a vector
-    assert pq.factory.startswith("IVF2048,PQ") and 1280 % int(pq.factory.split("PQ")[1].split("x")[0]) == 0
+    assert pq.factory.startswith("IVF2048_HNSW32,PQ") and 1280 % int(pq.factory.split("PQ")[1].split("x")[0]) == 0
     assert choose_index(50_000, 1280, 100 << 20).factory.startswith("IVF")  # small but over budget
     assert all(choose_index(10**6, 1280, 4 << 30).reasons)
 

@@ -24,6 +24,8 @@ from vsearch.index import gpu_count
 
 _logger = logging.getLogger(__name__)
 
+HNSW_QUANTIZER_FROM = 2048
+"""From this many lists on, auto uses an HNSW coarse quantizer."""
 FLAT_LIMIT = 100_000
 """Below this many vectors exact search is chosen (it answers in milliseconds and has recall 1)."""
 TARGET_RECALL = 0.95
@@ -119,15 +121,20 @@ def choose_index(n: int, dim: int, max_memory: int | None = None, index_type: st
     reasons.append(f"{'large' if n >= FLAT_LIMIT else 'over budget'}: inverted file with {nlist} lists "
                    f"(~2*sqrt(n)), nprobe tuned to recall@10 >= target; HNSW is not chosen automatically "
                    "because its graph build costs minutes per 100k high-dimensional vectors on few cores")
+    ivf = f"IVF{nlist}"
+    if nlist >= HNSW_QUANTIZER_FROM:
+        ivf = f"IVF{nlist}_HNSW32"
+        reasons.append("an HNSW graph over the centroids assigns vectors to lists (flat assignment would cost "
+                       f"n x {nlist} dot products)")
     if fits_flat:
-        return IndexChoice(f"IVF{nlist},Flat", reasons + ["full vectors fit the budget: flat lists"],
+        return IndexChoice(f"{ivf},Flat", reasons + ["full vectors fit the budget: flat lists"],
                            max_memory=max_memory)
     sq8_bytes = n * (dim + 8)
     if max_memory is None or sq8_bytes * 1.05 <= max_memory:
-        return IndexChoice(f"IVF{nlist},SQ8", reasons + [f"8-bit scalar codes ({sq8_bytes / 2**20:.0f} MiB) fit "
+        return IndexChoice(f"{ivf},SQ8", reasons + [f"8-bit scalar codes ({sq8_bytes / 2**20:.0f} MiB) fit "
                                                          "the budget, full vectors do not"], max_memory=max_memory)
     m = _pq_m(dim, max_memory / max(n, 1) / 1.05)
-    return IndexChoice(f"IVF{nlist},PQ{m}x8", reasons + [f"only product quantisation fits: {m} bytes per vector; "
+    return IndexChoice(f"{ivf},PQ{m}x8", reasons + [f"only product quantisation fits: {m} bytes per vector; "
                                                          "recall may stay below target"], max_memory=max_memory)
 
 
@@ -297,7 +304,7 @@ def needs_retrain(choice: IndexChoice, ntotal: int, dim: int) -> str | None:
     """Why the index should be rebuilt after growth, or None while its structure still fits."""
     if choice.requested.lower() == "auto":
         now = choose_index(ntotal, dim, choice.max_memory).factory
-        if now.split(",")[0].rstrip("0123456789") != choice.factory.split(",")[0].rstrip("0123456789"):
+        if re.match(r"[A-Za-z]*", now)[0] != re.match(r"[A-Za-z]*", choice.factory)[0]:  # type: ignore[index]
             return (f"the catalogue grew to {ntotal} vectors: auto now picks {now} instead of {choice.factory}; "
                     "run `vsearch index build` again to retrain")
     if choice.factory.startswith("IVF") and choice.trained_on and ntotal > 4 * choice.trained_on:
