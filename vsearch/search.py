@@ -224,9 +224,11 @@ class Searcher:
         scores = self.store.get_vectors(allowed) @ np.asarray(query, np.float32)
         order = np.argsort(-scores, kind="stable")
         best: dict[str, float] = {}
-        for pos, pid in zip(order, self.store.row_products(allowed[order])):
-            if pid is not None and pid not in exclude and pid not in best:
-                best[pid] = float(scores[pos])
-                if len(best) >= k:
-                    break
+        for start in range(0, len(order), max(64, 4 * k)):  # look up products only as far as needed
+            chunk = order[start:start + max(64, 4 * k)]
+            for pos, pid in zip(chunk, self.store.row_products(allowed[chunk])):
+                if pid is not None and pid not in exclude and pid not in best:
+                    best[pid] = float(scores[pos])
+                    if len(best) >= k:
+                        return best
         return best
