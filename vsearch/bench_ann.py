@@ -147,7 +147,7 @@ def bench_size(synth: Synth, n: int, index_types: list[str], *, queries: int = 5
 
 
 def bench_ann(real: np.ndarray, sizes: list[int], types_by_size: dict[int, list[str]], *, queries: int = 500,
-              max_memory: int | None = None, noise: float | None = None,
+              max_memory: int | None = None, noise: float | None = None, target: float = 0.95,
               progress: Callable[[str], None] = lambda s: None) -> dict[str, object]:
     """Part (2) of the bench: every size, every index type, plus how the vectors were made."""
     synth = Synth.fit(real, noise=noise)
@@ -161,9 +161,10 @@ def bench_ann(real: np.ndarray, sizes: list[int], types_by_size: dict[int, list[
                     "real_vectors": int(len(real)), "dim": int(real.shape[1]),
                     "median_nn_cosine_real": round(nn_similarity(real), 4),
                     "median_nn_cosine_synthetic_same_count": round(nn_similarity(sample), 4)},
-        "max_memory_bytes": max_memory, "queries": queries, "results": []}
+        "max_memory_bytes": max_memory, "queries": queries, "tune_queries": 200,
+        "tune_target_recall": target, "results": []}
     for n in sizes:
         res = bench_size(synth, n, types_by_size.get(n, ["auto"]), queries=queries, max_memory=max_memory,
-                         progress=progress)
+                         target=target, progress=progress)
         out["results"].extend(asdict(r) for r in res)  # type: ignore[attr-defined]
     return out
