@@ -117,9 +117,10 @@ class Searcher:
                 from vsearch.update import reconcile
 
                 index, report = reconcile(index, self.store, kind, self.manifest.index_type)
-                logging.getLogger(__name__).warning(
-                    "index %s was behind its store (interrupted update?): synced in memory, +%d -%d rows; "
-                    "re-run `vsearch index add` to save it", path.name, report.added, report.removed)
+                if report.added or report.removed or report.rebuilt:
+                    logging.getLogger(__name__).warning(
+                        "index %s was behind its store (interrupted or running update?): synced in memory, +%d -%d "
+                        "rows; re-running the interrupted build/add saves it", path.name, report.added, report.removed)
             self._indexes[kind] = to_gpu(index, self._use_gpu, path.name)
         return self._indexes[kind]
 
