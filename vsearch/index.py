@@ -65,18 +65,32 @@ def load_index(path: str | Path, use_gpu: bool | None = None) -> faiss.Index:
     if not path.is_file():
         raise IndexMissingError(f"no index at {path}: build one with `vsearch index build CATALOG`")
     index = faiss.read_index(str(path))
+    return to_gpu(index, use_gpu, path.name)
+
+
+def to_gpu(index: faiss.Index, use_gpu: bool | None = None, name: str = "index") -> faiss.Index:
+    """`index` moved to all GPUs when FAISS has any (`use_gpu=None`) or when asked; else unchanged.
+
+    The decision is made at run time from `faiss.get_num_gpus()`, so one build serves both kinds of host.
+    """
     if use_gpu is None:
         use_gpu = gpu_count() > 0
     if use_gpu and gpu_count() > 0:
         try:
             index = faiss.index_cpu_to_all_gpus(index)
-            _logger.info("index %s on %d GPU(s)", path.name, gpu_count())
+            _logger.info("%s on %d GPU(s)", name, gpu_count())
         except RuntimeError as exc:  # an index type without a GPU implementation stays on the CPU
-            _logger.warning("index %s stays on CPU: %s", path.name, exc)
+            _logger.warning("%s stays on CPU: %s", name, exc)
     return index
 
 
-def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def is_gpu_index(index: faiss.Index) -> bool:
+    """True for an index that lives on a GPU (filters then use the exact CPU path)."""
+    return _is_gpu_index(index)
+
+
+def search(index: faiss.Index, queries: np.ndarray, k: int, params: faiss.SearchParameters | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Top-`k` (scores `[q, k]`, rows `[q, k]`); rows are -1 past the end of the index.
 
     Raises:
@@ -86,5 +100,5 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
     if queries.shape[1] != index.d:
         raise IndexMismatchError(f"query vectors have dim {queries.shape[1]}, the index has dim {index.d}")
     k = max(1, min(int(k), max(1, index.ntotal)))
-    scores, rows = index.search(queries, k)
+    scores, rows = index.search(queries, k) if params is None else index.search(queries, k, params=params)
     return scores, rows

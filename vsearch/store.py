@@ -6,8 +6,10 @@ Each vector gets an integer row, the id FAISS returns. Tables (lmdb named databa
   vectors   row -> float16 bytes                    (fp16 halves the file; one 4 KiB page per 1280-d vector)
   sources   kind + "\\0" + source -> row            (what is already embedded, so builds resume)
   owned     id + "\\0" + kind + "\\0" + row -> ""      (a product's rows, found by prefix)
-  info      key -> JSON                             (model stamp, next row)
+  info      key -> JSON                             (model stamp, next row, generation)
 Every `add_*` call is one transaction: an interrupted build keeps every batch it committed.
+`generation` grows by one in every transaction that adds or deletes vectors; a FAISS index records
+the generation it was synced at, so a stale index is detected in O(1) (see `vsearch.update`).
 """
 
 from __future__ import annotations
@@ -120,36 +122,74 @@ class Store:
                     out.add(key[len(prefix):].decode())
         return out
 
-    def add_vectors(self, kind: str, product_ids: list[str], sources: list[str], vectors: np.ndarray) -> list[int]:
+    def generation(self) -> int:
+        """Count of committed transactions that changed vectors (0 for a store from before generations)."""
+        return int(self.get_info("generation") or 0)
+
+    def _bump_generation(self, txn: lmdb.Transaction) -> None:
+        gen = int(json.loads(txn.get(b"generation", db=self._info) or b"0"))
+        txn.put(b"generation", str(gen + 1).encode(), db=self._info)
+
+    def add_vectors(self, kind: str, product_ids: list[str], sources: list[str], vectors: np.ndarray,
+                    signatures: list[str] | None = None) -> list[int]:
         """Store `[n, dim]` vectors for (product, source) pairs in one transaction; returns their rows.
 
         A source already present is replaced: its old row is deleted and a new row is assigned.
+        `signatures` (e.g. file size + mtime) let a later run tell an unchanged photo from an edited one.
         """
         if not (len(product_ids) == len(sources) == len(vectors)):
             raise ValueError("product_ids, sources and vectors differ in length")
+        sigs = signatures if signatures is not None else [""] * len(sources)
         half = np.ascontiguousarray(vectors, dtype=np.float16)
         with self.env.begin(write=True) as txn:
             next_row = int(json.loads(txn.get(b"next_row", db=self._info) or b"0"))
             rows = []
-            for pid, source, vec in zip(product_ids, sources, half):
+            for pid, source, vec, sig in zip(product_ids, sources, half, sigs):
                 skey = _source_key(kind, source)
                 old = txn.get(skey, db=self._sources)
                 if old is not None:
                     self._delete_row(txn, old)
                 key = _row_key(next_row)
-                txn.put(key, json.dumps({"id": pid, "kind": kind, "source": source}).encode(), db=self._rows)
+                meta = {"id": pid, "kind": kind, "source": source, **({"sig": sig} if sig else {})}
+                txn.put(key, json.dumps(meta).encode(), db=self._rows)
                 txn.put(key, vec.tobytes(), db=self._vectors)
                 txn.put(skey, key, db=self._sources)
                 txn.put(_owned_key(pid, kind, key), b"", db=self._owned)
                 rows.append(next_row)
                 next_row += 1
             txn.put(b"next_row", str(next_row).encode(), db=self._info)
+            self._bump_generation(txn)
         return rows
 
-    def row_products(self, rows: Iterable[int]) -> list[str | None]:
-        """Product id of each row (None for a row that no longer exists)."""
+    def row_table(self, kind: str) -> tuple[np.ndarray, list[str], dict[str, str]]:
+        """Rows of `kind` in order (int64 `[n]`), the product of each row, and source -> signature."""
+        rows, pids, sigs = [], [], {}
         with self.env.begin(db=self._rows) as txn:
-            return [None if (raw := txn.get(_row_key(int(r)))) is None else json.loads(raw)["id"] for r in rows]
+            for key, raw in txn.cursor():
+                meta = json.loads(raw)
+                if meta["kind"] != kind:
+                    continue
+                rows.append(_ROW.unpack(key)[0])
+                pids.append(meta["id"])
+                sigs[meta["source"]] = meta.get("sig", "")
+        return np.asarray(rows, np.int64), pids, sigs
+
+    def get_vectors(self, rows: Iterable[int]) -> np.ndarray:
+        """float32 `[n, dim]` vectors of existing `rows` (raises KeyError for a missing row)."""
+        with self.env.begin(db=self._vectors) as txn:
+            chunks = []
+            for r in rows:
+                raw = txn.get(_row_key(int(r)))
+                if raw is None:
+                    raise KeyError(f"row {r} not in store")
+                chunks.append(np.frombuffer(raw, np.float16))
+        return np.stack(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
+
+    def row_products(self, rows: Iterable[int]) -> list[str | None]:
+        """Product id of each row (None for a row that no longer exists, or FAISS's -1 padding)."""
+        with self.env.begin(db=self._rows) as txn:
+            return [None if r < 0 or (raw := txn.get(_row_key(int(r)))) is None else json.loads(raw)["id"]
+                    for r in rows]
 
     def load_vectors(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """All vectors of `kind`: (rows int64 `[n]`, vectors float32 `[n, dim]`), in row order."""
@@ -208,7 +248,25 @@ class Store:
                     self._delete_row(txn, key)
                     removed.append(_ROW.unpack(key)[0])
                 txn.delete(pid.encode(), db=self._products)
+            self._bump_generation(txn)
         return removed
+
+    def remove_rows(self, rows: Iterable[int]) -> int:
+        """Delete single rows (stale photos of an upserted product) in one transaction; returns how many."""
+        count = 0
+        with self.env.begin(write=True) as txn:
+            for r in rows:
+                key = _row_key(int(r))
+                if txn.get(key, db=self._rows) is not None:
+                    self._delete_row(txn, key)
+                    count += 1
+            self._bump_generation(txn)
+        return count
+
+    def row_sources(self, rows: Iterable[int]) -> list[str | None]:
+        """Source (photo path or product id for titles) of each row; None for a row that no longer exists."""
+        with self.env.begin(db=self._rows) as txn:
+            return [None if (raw := txn.get(_row_key(int(r)))) is None else json.loads(raw)["source"] for r in rows]
 
     def count(self, kind: str) -> int:
         with self.env.begin(db=self._rows) as txn:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from vsearch import __version__
+from vsearch.cli.bench import bench_command
 from vsearch.cli.eval import app as eval_app
 from vsearch.cli.index import app as index_app
 from vsearch.cli.models import models_command
@@ -20,6 +21,7 @@ app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.command("query")(query_command)
 app.command("models")(models_command)
+app.command("bench")(bench_command)
 app.add_typer(train_app, name="train")
 app.command("tag")(tag_command)
 

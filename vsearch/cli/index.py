@@ -1,4 +1,4 @@
-"""`vsearch index build|info`."""
+"""`vsearch index build|add|remove|info`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ def build_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Photos per forward pass.")] = 64,
     workers: Annotated[int | None, typer.Option(min=0, help="Decode workers (default: cores - 1).")] = None,
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = "auto",
+    index_type: Annotated[str, typer.Option("--index-type", help="auto, flat, hnsw, ivf, ivf-sq8, ivf-pq or a FAISS "
+                                            "factory string (e.g. 'IVF256,SQ8').")] = "auto",
+    max_memory: Annotated[str | None, typer.Option("--max-memory", help="Memory budget of the image index for "
+                                                   "--index-type auto, e.g. 4GB.")] = None,
+    target_recall: Annotated[float, typer.Option(min=0.0, max=1.0, help="recall@10 that nprobe/efSearch are "
+                                                 "tuned to reach.")] = 0.95,
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
@@ -58,16 +64,88 @@ def build_command(
         text = create_text_embedder(device=device) if titles and cat.title_column else None
         with progress_bar(not as_json) as progress:
             report = build_catalog_index(cat, resolve_index(index), embedder, text, batch_size=batch_size,
-                                         workers=workers, progress=progress)
+                                         workers=workers, factory=index_type, max_memory=max_memory,
+                                         target_recall=target_recall, progress=progress)
     if as_json:
         print_json(report.to_dict())
         return
     stdout.print(f"indexed {report.photos_embedded + report.photos_reused} photos of {report.products} products "
                  f"into {report.index_dir} ({report.photos_reused} reused, {report.titles_embedded} titles) "
                  f"in {report.seconds:.1f}s; {report.images_per_s:.1f} images/s with {report.model}")
-    if report.bad:
-        stderr.print(f"[yellow]skipped {len(report.bad)} bad photo(s):[/]")
-        for item in report.bad:
+    choice = report.index
+    stdout.print(f"index {choice.get('factory')} {choice.get('params') or ''} recall@10 {choice.get('recall_at_10')}: "
+                 + "; ".join(map(str, choice.get("reasons", []))), highlight=False, soft_wrap=True)  # type: ignore[call-overload]
+    _warn_bad(report.bad)
+
+
+@app.command("add")
+def add_command(
+    catalog: Annotated[Path, typer.Argument(help="Folder of new photos, or a labels file.")],
+    labels: Annotated[Path | None, typer.Option(help="Labels file with id,image,... columns.")] = None,
+    index: IndexOpt = None,  # type: ignore[assignment]
+    id_from: Annotated[str, typer.Option(help="Without labels: ids from file 'stem', 'folder' or 'auto'.")] = "auto",
+    batch_size: Annotated[int, typer.Option(min=1, help="Photos per forward pass.")] = 64,
+    workers: Annotated[int | None, typer.Option(min=0, help="Decode workers (default: cores - 1).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Local checkpoint of the index's model.")] = None,
+    precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = "auto",
+    device: DeviceOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Add or update (upsert by id) products in a built index, without retraining it. Re-running resumes."""
+    with user_errors():
+        from vsearch.build import add_products
+        from vsearch.catalog import load_catalog
+        from vsearch.errors import BadQueryError
+        from vsearch.manifest import read_manifest
+        from vsearch.models import create_embedder, create_text_embedder
+
+        if id_from not in ("auto", "stem", "folder"):
+            raise BadQueryError(f"--id-from must be auto, stem or folder, not '{id_from}'")
+        path = resolve_index(index)
+        manifest = read_manifest(path)
+        cat = load_catalog(catalog, labels, id_from=id_from)  # type: ignore[arg-type]
+        embedder = create_embedder(manifest.model, weights=weights, device=device, precision=precision,
+                                   resize=manifest.preprocess.get("resize", "squash"))
+        text = (create_text_embedder(manifest.text_model, device=device)
+                if manifest.text_model and cat.title_column else None)
+        with progress_bar(not as_json) as progress:
+            report = add_products(cat, path, embedder, text, batch_size=batch_size, workers=workers,
+                                  progress=progress)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    stdout.print(f"{report.products_added} added, {report.products_updated} updated: {report.photos_embedded} "
+                 f"photos embedded ({report.photos_reused} unchanged), {report.rows_removed} old photos dropped; "
+                 f"index holds {report.vectors} vectors ({report.seconds:.1f}s)", highlight=False)
+    _warn_bad(report.bad)
+    if report.needs_retrain:
+        stderr.print(f"[yellow]retrain advised:[/] {report.needs_retrain}", highlight=False, soft_wrap=True)
+
+
+@app.command("remove")
+def remove_command(
+    ids: Annotated[list[str], typer.Argument(help="Product ids to delete.")],
+    index: IndexOpt = None,  # type: ignore[assignment]
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete products (all their photos and titles) from an index. Unknown ids are reported, not fatal."""
+    with user_errors():
+        from vsearch.update import remove_products
+
+        report = remove_products(resolve_index(index), ids)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    stdout.print(f"removed {report.products_removed} products ({report.rows_removed} vectors); index holds "
+                 f"{report.vectors} vectors", highlight=False)
+    if report.missing_ids:
+        stderr.print(f"[yellow]not in the index:[/] {' '.join(report.missing_ids)}", highlight=False)
+
+
+def _warn_bad(bad: list[dict[str, str]]) -> None:
+    if bad:
+        stderr.print(f"[yellow]skipped {len(bad)} bad photo(s):[/]")
+        for item in bad:
             stderr.print(f"  {item['path']}: {item['reason']}", highlight=False, soft_wrap=True)
 
 
@@ -90,4 +168,13 @@ def info_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # t
                 "text_count", "vsearch_version", "created", "updated"):
         stdout.print(f"[bold]{key:<16}[/] {info[key]}", highlight=False)
     stdout.print(f"[bold]{'size':<16}[/] {size / 1e6:.1f} MB", highlight=False)
-    stdout.print(f"[bold]{'build':<16}[/] {info['build']}", highlight=False)
+    build = dict(info["build"])
+    choice = build.pop("index", None) or {}
+    if choice:
+        stdout.print(f"[bold]{'search params':<16}[/] {choice.get('params') or '(exact)'}; recall@10 "
+                     f"{choice.get('recall_at_10')} on {choice.get('recall_queries')} sampled queries", highlight=False)
+        stdout.print(f"[bold]{'chosen because':<16}[/] {'; '.join(choice.get('reasons', []))}", highlight=False,
+                     soft_wrap=True)
+    if build.get("needs_retrain"):
+        stdout.print(f"[bold]{'retrain':<16}[/] [yellow]{build['needs_retrain']}[/]", highlight=False, soft_wrap=True)
+    stdout.print(f"[bold]{'build':<16}[/] {build}", highlight=False)

@@ -34,6 +34,8 @@ def query_command(
     like: Annotated[str | None, typer.Option("--like", help="Id of an indexed product: find similar ones.")] = None,
     batch: Annotated[Path | None, typer.Option("--batch", help="File with one photo path per line: one query "
                                                   "each, JSON lines with --json.")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Metadata filter, repeatable (ANDed): "
+                                                    "col=v, col!=v, 'col in (a,b)', col>=n, col=n..m.")] = None,
     index: IndexOpt = None,  # type: ignore[assignment]
     model: Annotated[str | None, typer.Option("--model", "-m", help="Must match the index's model.")] = None,
     weights: Annotated[str | None, typer.Option(help="Local checkpoint of the index's model.")] = None,
@@ -47,7 +49,7 @@ def query_command(
     with user_errors():
         from vsearch.search import Searcher
 
-        with Searcher(resolve_index(index), model=model, weights=weights, device=device) as searcher:
+        with Searcher(resolve_index(index), model=model, weights=weights, device=device, where=where) as searcher:
             if batch is not None:
                 _run_batch(searcher, batch, k, as_json)
                 return
