@@ -24,6 +24,7 @@ from vsearch.manifest import IMAGE_INDEX, STORE, TEXT_INDEX, Manifest, read_mani
 if TYPE_CHECKING:
     import faiss
 
+    from vsearch.align import Aligner
     from vsearch.models.base import ImageEmbedder, TextEmbedder
     from vsearch.store import Store
 
@@ -68,6 +69,7 @@ class Searcher:
         self._use_gpu = use_gpu
         self._embedder: ImageEmbedder | None = None
         self._text_embedder: TextEmbedder | None = None
+        self._aligner: Aligner | None = None
         self._indexes: dict[str, faiss.Index] = {}
         self._allowed: dict[tuple[str, Filter], np.ndarray] = {}
         self._columns: set[str] | None = None
@@ -170,7 +172,7 @@ class Searcher:
         """`text` as a unit image-space vector, or None when the index has no way to put it there."""
         if self.manifest.model.startswith("open_clip:"):
             return np.asarray(self.embedder.encode_texts([text])[0], np.float32)  # type: ignore[attr-defined]
-        aligner = getattr(self, "_aligner", None)  # loaded on the first text query, kept for the next
+        aligner = self._aligner  # loaded on the first text query, kept for the next
         if aligner is None:
             from vsearch.heads import heads_path
 
@@ -180,7 +182,7 @@ class Searcher:
             from vsearch.align import load_aligner
 
             aligner = self._aligner = load_aligner(self.index_dir, path)
-        return aligner.map_texts(self.text_embedder.encode_texts([text]))[0]  # type: ignore[no-any-return]
+        return aligner.map_texts(self.text_embedder.encode_texts([text]))[0]
 
     def search_like(self, product_id: str, k: int = 10) -> list[Hit]:
         """Products similar to an indexed one (its photos as the query), excluding itself."""

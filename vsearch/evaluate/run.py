@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from vsearch.errors import IndexMismatchError
 from vsearch.evaluate.context import EvalContext
@@ -93,15 +96,31 @@ def run_retrieval(suite: Suite, index_dir: Path, device: str = "cpu", batch_size
 
 
 def run_tags(suite: Suite, index_dir: Path, device: str = "cpu") -> dict[str, Any]:
-    """The suite's tag evaluation (frozen-backbone probe); returns the report's `tags` section."""
+    """The suite's tag evaluation; returns the report's `tags` section.
+
+    With trained attribute heads in the index (`vsearch train attributes`) those are evaluated (and the
+    frozen-backbone probe for any attribute they do not cover); without them, the probe alone.
+    """
     from vsearch.evaluate.suite import TagsCfg
-    from vsearch.evaluate.tags import evaluate_tags
+    from vsearch.evaluate.tags import evaluate_tags, heads_predictor, probe_predictor
 
     cfg = suite.tags or TagsCfg()
     start = time.perf_counter()
     with EvalContext(index_dir, device=device) as ctx:
         with timed("tags"):
-            result = evaluate_tags(ctx, cfg, suite.split_salt, suite.seed)
+            heads = heads_predictor(ctx)
+            if heads is None:
+                result = evaluate_tags(ctx, cfg, suite.split_salt, suite.seed)
+            else:
+                trained, covered = heads
+                probe, _ = probe_predictor(ctx, cfg, suite.split_salt, suite.seed)
+
+                def predict(attr: str, ids: Sequence[str]) -> tuple[list[str], np.ndarray, list[str]]:
+                    return (trained if attr in covered else probe)(attr, ids)
+
+                source = (f"trained heads ({', '.join(a for a in cfg.attributes if a in covered)}) from "
+                          f"{ctx.index_dir}/heads; logistic-regression probe for the rest")
+                result = evaluate_tags(ctx, cfg, suite.split_salt, suite.seed, predictor=predict, source=source)
         info = index_info(ctx)
     return {"index": info, "config": asdict(cfg), **result,
             "timings": {"total": round(time.perf_counter() - start, 2)}}

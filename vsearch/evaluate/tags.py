@@ -108,3 +108,34 @@ def evaluate_tags(ctx: EvalContext, cfg: TagsCfg, salt: str, seed: int,
         out["multilabel"] = {"metrics": {k: multi.pop(k) for k in ("map", "micro_ap", "f1_micro", "f1_macro")},
                              **multi}
     return out
+
+
+def heads_predictor(ctx: EvalContext) -> tuple[Predictor, list[str]] | None:
+    """The index's trained attribute heads (`vsearch train attributes`) as a predictor over stored features.
+
+    Returns None when the index has no attribute heads. A product with several photos is scored by the
+    mean of its photos' probabilities. The second value lists the attributes the heads cover.
+    """
+    from vsearch.heads import backbone_stamp, heads_path, load_group
+    from vsearch.train_heads import load_features
+
+    path = heads_path(ctx.index_dir, "attributes")
+    if not path.is_file():
+        return None
+    group = load_group(path, backbone_stamp(ctx.manifest))
+    inputs = next(iter(group.heads.values()))[0].inputs  # one group is trained on one feature set
+    feats = load_features(ctx.store, inputs, cache=False)
+    rows: dict[str, list[int]] = {}
+    for i, pid in enumerate(feats.ids):
+        rows.setdefault(pid, []).append(i)
+
+    def predict(attr: str, ids: Sequence[str]) -> tuple[list[str], np.ndarray, list[str]]:
+        spec, head = group.heads[attr]
+        logits = head.predict(feats.x[[r for p in ids for r in rows[p]]])
+        prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+        prob /= prob.sum(axis=1, keepdims=True)
+        counts = [len(rows[p]) for p in ids]
+        per_product = np.add.reduceat(prob, np.cumsum([0, *counts[:-1]]), axis=0) / np.asarray(counts)[:, None]
+        return [spec.labels[j] for j in per_product.argmax(axis=1)], per_product, list(spec.labels)
+
+    return predict, [name for name, (spec, _) in group.heads.items() if spec.task == "multiclass"]
