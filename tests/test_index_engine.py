@@ -39,7 +39,8 @@ def test_choice_by_size_and_memory() -> None:
     assert choose_index(8_146, 1280).factory == "Flat"
     assert choose_index(99_999, 1280, 4 << 30).factory == "Flat"
     assert choose_index(1_000_000, 1280).factory == "IVF2048_HNSW32,Flat"
-    assert choose_index(1_000_000, 1280, 4 << 30).factory == "IVF2048_HNSW32,SQ8"  # 5.1 GB of floats > 4 GB budget
+    assert choose_index(1_000_000, 1280, 4 << 30).factory == "IVF2048_HNSW32,SQfp16"  # 5.1 GB of floats > 4 GB
+    assert choose_index(1_000_000, 1280, 2 << 30).factory == "IVF2048_HNSW32,SQ8"  # 2.6 GB of halves > 2 GB
     assert choose_index(200_000, 1280).factory == "IVF1024,Flat"
     pq = choose_index(1_000_000, 1280, 200 << 20)  # 200 MB: ~210 bytes a vector
     assert pq.factory.startswith("IVF2048_HNSW32,PQ") and 1280 % int(pq.factory.split("PQ")[1].split("x")[0]) == 0
