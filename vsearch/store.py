@@ -174,6 +174,16 @@ class Store:
                 sigs[meta["source"]] = meta.get("sig", "")
         return np.asarray(rows, np.int64), pids, sigs
 
+    def row_entries(self, kind: str) -> list[tuple[int, str, str]]:
+        """(row, product id, source) of every row of `kind`, in row order (that of `load_vectors`)."""
+        out = []
+        with self.env.begin(db=self._rows) as txn:
+            for key, raw in txn.cursor():
+                meta = json.loads(raw)
+                if meta["kind"] == kind:
+                    out.append((_ROW.unpack(key)[0], meta["id"], meta["source"]))
+        return out
+
     def get_vectors(self, rows: Iterable[int]) -> np.ndarray:
         """float32 `[n, dim]` vectors of existing `rows` (raises KeyError for a missing row)."""
         with self.env.begin(db=self._vectors) as txn:

@@ -8,7 +8,6 @@ figures reported here are on products the heads never saw.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -46,13 +45,7 @@ class Features:
 
 def row_meta(store: Store, kind: str) -> list[tuple[str, str]]:
     """(product id, source) of every row of `kind`, in row order (the order of `Store.load_vectors`)."""
-    out = []
-    with store.env.begin(db=store._rows) as txn:  # the store has no public row listing; read-only access
-        for _, raw in txn.cursor():
-            meta = json.loads(raw)
-            if meta["kind"] == kind:
-                out.append((meta["id"], meta["source"]))
-    return out
+    return [(pid, source) for _, pid, source in store.row_entries(kind)]
 
 
 def colour_matrix(store: Store, ids: list[str], sources: list[str], cache: bool = True) -> np.ndarray:

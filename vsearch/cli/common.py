@@ -74,3 +74,16 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], Non
 
 def resolve_index(index: Path | None) -> Path:
     return index if index is not None else Path(os.environ.get("VSEARCH_INDEX", DEFAULT_INDEX))
+
+
+def read_batch_file(batch: Path) -> list[Path]:
+    """Photo paths listed one per line (blank lines and `#` comments skipped); relative ones resolve
+    from the current folder, else from the list's folder."""
+    from vsearch.errors import BadQueryError
+
+    if not batch.is_file():
+        raise BadQueryError(f"batch file not found: {batch}")
+    lines = [line.strip() for line in batch.read_text(encoding="utf-8").splitlines()]
+    return [Path(line) if Path(line).is_absolute() or Path(line).exists() else batch.parent / line
+            for line in lines if line and not line.startswith("#")]
+

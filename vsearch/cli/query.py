@@ -13,6 +13,7 @@ from vsearch.cli.common import (
     JsonOpt,
     fail,
     print_json,
+    read_batch_file,
     resolve_index,
     stderr,
     stdout,
@@ -20,7 +21,7 @@ from vsearch.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from vsearch.search import Hit
+    from vsearch.search import Hit, Searcher
 
 TITLE_KEYS = ("title", "productDisplayName", "name", "product_name")
 CATEGORY_KEYS = ("articleType", "category", "type", "subCategory")
@@ -62,16 +63,10 @@ def query_command(
     _emit(label, hits, as_json)
 
 
-def _run_batch(searcher: object, batch: Path, k: int, as_json: bool) -> None:
+def _run_batch(searcher: Searcher, batch: Path, k: int, as_json: bool) -> None:
     from vsearch.errors import BadImageError, BadQueryError
-    from vsearch.search import Searcher
 
-    assert isinstance(searcher, Searcher)
-    if not batch.is_file():
-        raise BadQueryError(f"batch file not found: {batch}")
-    lines = [line.strip() for line in batch.read_text(encoding="utf-8").splitlines()]
-    paths = [Path(line) if Path(line).is_absolute() or Path(line).exists() else batch.parent / line
-             for line in lines if line and not line.startswith("#")]
+    paths = read_batch_file(batch)
     failed = 0
     for path in paths:
         try:

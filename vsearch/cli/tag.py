@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from vsearch.cli.common import DeviceOpt, JsonOpt, fail, print_json, resolve_index, stderr, stdout, user_errors
+from vsearch.cli.common import (
+    DeviceOpt,
+    JsonOpt,
+    fail,
+    print_json,
+    read_batch_file,
+    resolve_index,
+    stderr,
+    stdout,
+    user_errors,
+)
 
 
 def tag_command(
@@ -48,13 +58,9 @@ def tag_command(
 
 
 def _run_batch(tagger: Any, batch: Path, as_json: bool) -> None:
-    from vsearch.errors import BadImageError, BadQueryError
+    from vsearch.errors import BadImageError
 
-    if not batch.is_file():
-        raise BadQueryError(f"batch file not found: {batch}")
-    lines = [line.strip() for line in batch.read_text(encoding="utf-8").splitlines()]
-    paths = [Path(line) if Path(line).is_absolute() or Path(line).exists() else batch.parent / line
-             for line in lines if line and not line.startswith("#")]
+    paths = read_batch_file(batch)
     failed = 0
     for path in paths:
         try:
