@@ -24,6 +24,7 @@ from vsearch.errors import BadQueryError, IndexMissingError
 from vsearch.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, heads_path, load_group, save_group
 from vsearch.manifest import STORE, read_manifest
 from vsearch.split import split_of
+from vsearch.train import EarlyStopping
 
 if TYPE_CHECKING:
     from vsearch.models.base import TextEmbedder
@@ -210,7 +211,7 @@ def _fit_align(spec: HeadSpec, titles: np.ndarray, image: np.ndarray, split: np.
         head.set_standardisation(titles[tr])
         log_scale = torch.nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
         opt = torch.optim.AdamW([*head.parameters(), log_scale], lr=cfg.lr, weight_decay=cfg.weight_decay)
-        best, best_state, best_epoch, stale = -1.0, None, 0, 0
+        stopper = EarlyStopping(cfg.patience)
         for epoch in range(cfg.epochs):
             head.train()
             for idx in torch.randperm(len(t_tr)).split(cfg.batch_size):
@@ -223,15 +224,8 @@ def _fit_align(spec: HeadSpec, titles: np.ndarray, image: np.ndarray, split: np.
                 loss.backward()
                 opt.step()
             value = recall_at(_unit(head.predict(titles[va])), image[va], np.arange(int(va.sum())))["R@10"]
-            if value > best:
-                best, best_epoch, stale = value, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= cfg.patience:
-                    break
-    if best_state is not None:
-        head.load_state_dict(best_state)
-    head.eval()
-    return head, float(log_scale.detach().exp()), {"val_R@10": best, "best_epoch": best_epoch + 1,
+            if stopper.update(head, value, epoch):
+                break
+    stopper.restore(head)
+    return head, float(log_scale.detach().exp()), {"val_R@10": stopper.best, "best_epoch": stopper.best_epoch + 1,
                                                    "epochs_run": epoch + 1}

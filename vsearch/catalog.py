@@ -59,6 +59,8 @@ def load_catalog(root: str | Path, labels: str | Path | None = None, id_from: Id
     Raises:
         CatalogError: missing folder, unreadable labels, or no photos at all.
     """
+    if id_from not in ("auto", "stem", "folder"):
+        raise CatalogError(f"--id-from must be auto, stem or folder, not '{id_from}'")
     root = Path(root).expanduser().absolute()  # absolute sources let a build resume from any folder
     if root.is_file() and labels is None:
         root, labels = root.parent, root

@@ -45,6 +45,30 @@ Score = Callable[[np.ndarray, np.ndarray], float]
 """(outputs on validation, validation targets) -> higher is better; picks the epoch to keep."""
 
 
+class EarlyStopping:
+    """Keeps the head's best state by validation score and says when `patience` epochs brought no gain."""
+
+    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.best_epoch, self.stale = -np.inf, 0, 0
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def update(self, head: torch.nn.Module, value: float, epoch: int) -> bool:
+        """Record this epoch's validation `value`; True when training should stop."""
+        if value > self.best + self.min_delta:
+            self.best, self.best_epoch, self.stale = value, epoch, 0
+            self.state = {k: v.detach().clone() for k, v in head.state_dict().items()}
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
+
+    def restore(self, head: torch.nn.Module) -> None:
+        """Load the best state seen (if any) and switch the head to eval mode."""
+        if self.state is not None:
+            head.load_state_dict(self.state)
+        head.eval()
+
+
 def fit(head: Head, x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t_val: np.ndarray,
         loss_fn: torch.nn.Module, score: Score, cfg: TrainConfig) -> tuple[Head, dict[str, float]]:
     """Mini-batch AdamW with early stopping on `score(val)`; returns the best epoch's head.
@@ -61,7 +85,7 @@ def fit(head: Head, x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray,
         torch.manual_seed(cfg.seed)
         opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs))
-        best, best_state, best_epoch, stale = -np.inf, None, 0, 0
+        stopper = EarlyStopping(cfg.patience, min_delta=1e-4)
         for epoch in range(cfg.epochs):
             head.train()
             for idx in torch.randperm(len(xt)).split(cfg.batch_size):
@@ -71,17 +95,10 @@ def fit(head: Head, x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray,
                 opt.step()
             sched.step()
             value = score(head.predict(x_val), t_val) if len(x_val) else -float(loss)
-            if value > best + 1e-4:
-                best, best_epoch, stale = value, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= cfg.patience:
-                    break
-    if best_state is not None:
-        head.load_state_dict(best_state)
-    head.eval()
-    return head, {"val_score": float(best), "best_epoch": best_epoch + 1, "epochs_run": epoch + 1}
+            if stopper.update(head, value, epoch):
+                break
+    stopper.restore(head)
+    return head, {"val_score": float(stopper.best), "best_epoch": stopper.best_epoch + 1, "epochs_run": epoch + 1}
 
 
 def class_weights(y: np.ndarray, n_classes: int, balance: float) -> np.ndarray:

@@ -54,11 +54,8 @@ def build_command(
     with user_errors():
         from vsearch.build import build_catalog_index
         from vsearch.catalog import load_catalog
-        from vsearch.errors import BadQueryError
         from vsearch.models import create_embedder, create_text_embedder
 
-        if id_from not in ("auto", "stem", "folder"):
-            raise BadQueryError(f"--id-from must be auto, stem or folder, not '{id_from}'")
         cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column)  # type: ignore[arg-type]
         embedder = create_embedder(model, weights=weights, device=device, precision=precision)
         text = create_text_embedder(device=device) if titles and cat.title_column else None
@@ -95,12 +92,9 @@ def add_command(
     with user_errors():
         from vsearch.build import add_products
         from vsearch.catalog import load_catalog
-        from vsearch.errors import BadQueryError
         from vsearch.manifest import read_manifest
         from vsearch.models import create_embedder, create_text_embedder
 
-        if id_from not in ("auto", "stem", "folder"):
-            raise BadQueryError(f"--id-from must be auto, stem or folder, not '{id_from}'")
         path = resolve_index(index)
         manifest = read_manifest(path)
         cat = load_catalog(catalog, labels, id_from=id_from)  # type: ignore[arg-type]
