@@ -85,7 +85,7 @@ def test_zero_shot_tags_follow_real_usage(aligned_index: tuple[Path, dict]) -> N
     with Store(index / "store.lmdb", readonly=True) as store:
         products = dict(store.iter_products())
         feats = load_features(store, ["image"], cache=False)
-    preds = tagger.predict(feats.x)
+    preds = tagger.predict(feats.parts)
     assert all(t["zero_shot"] for p in preds for t in p["tags"])
     sporty = np.array([any(t["tag"] == "sporty" for t in p["tags"]) for p in preds])
     usage = np.array([products[pid]["usage"] for pid in feats.ids])

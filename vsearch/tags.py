@@ -20,6 +20,7 @@ from vsearch.manifest import STORE, read_manifest
 
 if TYPE_CHECKING:
     from vsearch.align import Aligner
+    from vsearch.finetune import TunedExtractor
     from vsearch.models.base import ImageEmbedder
 
 _logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Tagger:
         self.stamp: dict[str, Any] = stamp or {}
         self.device = device
         self._embedder: ImageEmbedder | None = None
+        self._tuned: TunedExtractor | None = None
         self.aligner: Aligner | None = None
         if zero_shot and "align" in self.groups:
             from vsearch.align import Aligner
@@ -74,29 +76,36 @@ class Tagger:
         return [folder / f"{g}.pt" for g in GROUPS if (folder / f"{g}.pt").is_file()]
 
     @property
-    def needs_colour(self) -> bool:
-        return any("colour" in spec.inputs for g in self.groups.values() for spec, _ in g.heads.values())
+    def inputs(self) -> list[str]:
+        """Feature kinds the heads read ("image" always: zero-shot tags and photo rows need it)."""
+        kinds = {k for g in self.groups.values() for spec, _ in g.heads.values() for k in spec.inputs}
+        return ["image", *sorted(kinds - {"image"})]
 
     @property
     def embedder(self) -> ImageEmbedder:
         if self._embedder is None:
-            from vsearch.models import create_embedder
+            from vsearch.models.registry import create_index_embedder
 
             resize = self.manifest.preprocess.get("resize", "squash") if self.manifest else "squash"
-            emb = create_embedder(self.stamp["model"], device=self.device, resize=resize)
-            if emb.weights_id != self.stamp.get("weights_id") or emb.dim != self.stamp.get("dim"):
-                raise IndexMismatchError(f"heads need {self.stamp['model']} weights {self.stamp.get('weights_id')}, "
-                                         f"this machine loads {emb.weights_id}")
-            self._embedder = emb
+            self._embedder = create_index_embedder(self.stamp, resize=resize, device=self.device)
         return self._embedder
 
+    def _tuned_extractor(self) -> TunedExtractor:
+        from vsearch.finetune import TunedExtractor
+
+        if self._tuned is None:
+            checkpoint = next((g.extra["finetune"] for g in self.groups.values() if "finetune" in g.extra), None)
+            if checkpoint is None:
+                raise IndexMismatchError("heads read fine-tuned features but carry no fine-tuned tail; retrain them")
+            self._tuned = TunedExtractor(self.embedder, checkpoint)  # type: ignore[arg-type]
+        return self._tuned
+
     # -- prediction ---------------------------------------------------------------------------------
-    def predict(self, image: np.ndarray, colour: np.ndarray | None = None) -> list[dict[str, Any]]:
-        """`[n, dim]` unit image vectors (+ `[n, COLOUR_DIM]` colour features) -> attributes and tags per row."""
-        feats = {"image": np.asarray(image, np.float32)}
-        if colour is not None:
-            feats["colour"] = np.asarray(colour, np.float32)
-        out: list[dict[str, Any]] = [{"attributes": {}, "tags": []} for _ in range(len(image))]
+    def predict(self, feats: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+        """Features by kind (`[n, d]` each: "image" unit vectors, "colour", "tuned") -> attributes and tags per row."""
+        feats = {k: np.asarray(v, np.float32) for k, v in feats.items()}
+        n = len(feats["image"])
+        out: list[dict[str, Any]] = [{"attributes": {}, "tags": []} for _ in range(n)]
         for group in (g for name, g in self.groups.items() if name != "align"):
             for name, (spec, head) in group.heads.items():
                 missing = [k for k in spec.inputs if k not in feats]
@@ -111,13 +120,13 @@ class Tagger:
                 else:
                     prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -40, 40)))
                     thresholds = np.asarray(spec.thresholds or [0.5] * len(spec.labels))
-                    for row in range(len(image)):
+                    for row in range(n):
                         out[row]["tags"] += [{"tag": spec.labels[j], "prob": round(float(prob[row, j]), 4),
                                               "zero_shot": False} for j in np.flatnonzero(prob[row] >= thresholds)]
         if self.aligner is not None and self.aligner.tags:
             pct = self.aligner.zero_shot(feats["image"])
             threshold = float(self.aligner.group.extra.get("zero_shot", {}).get("threshold", 0.9))
-            for row in range(len(image)):
+            for row in range(n):
                 have = {t["tag"] for t in out[row]["tags"]}
                 out[row]["tags"] += [{"tag": tag, "prob": round(float(pct[row, j]), 4), "zero_shot": True}
                                      for j, tag in enumerate(self.aligner.tags)
@@ -136,9 +145,13 @@ class Tagger:
         if not photos:
             raise BadQueryError("no photos given")
         images = [load_image(p) for p in photos]
-        vectors = self.embedder.encode_images(torch.stack([self.embedder.transform(im) for im in images]))
-        colour = np.stack([colour_features(im) for im in images]) if self.needs_colour else None
-        return [{"photo": str(p), **r} for p, r in zip(photos, self.predict(vectors, colour))]
+        batch = torch.stack([self.embedder.transform(im) for im in images])
+        feats = {"image": self.embedder.encode_images(batch)}
+        if "colour" in self.inputs:
+            feats["colour"] = np.stack([colour_features(im) for im in images])
+        if "tuned" in self.inputs:
+            feats["tuned"] = self._tuned_extractor().features(batch)
+        return [{"photo": str(p), **r} for p, r in zip(photos, self.predict(feats))]
 
 
 def write_tags(tagger: Tagger, index_dir: str | Path | None = None) -> dict[str, Any]:
@@ -155,17 +168,16 @@ def write_tags(tagger: Tagger, index_dir: str | Path | None = None) -> dict[str,
     if index_dir is None:
         raise BadQueryError("--write needs --index")
     check_backbone(tagger.stamp, backbone_stamp(read_manifest(index_dir)), "heads")
-    inputs = ["image", "colour"] if tagger.needs_colour else ["image"]
     with Store(index_dir / STORE) as store:
-        feats = load_features(store, inputs)
+        feats = load_features(store, tagger.inputs)
         rows_of: dict[str, list[int]] = {}
         for i, pid in enumerate(feats.ids):
             rows_of.setdefault(pid, []).append(i)
         pids = list(rows_of)
-        dim = int(tagger.stamp["dim"])
-        image = np.stack([combine_queries(feats.x[rows_of[p], :dim]) for p in pids])
-        colour = np.stack([feats.x[rows_of[p], dim:].mean(axis=0) for p in pids]) if tagger.needs_colour else None
-        preds = tagger.predict(image, colour)
+        per_product = {kind: np.stack([combine_queries(part[rows_of[p]]) if kind == "image"
+                                       else part[rows_of[p]].mean(axis=0) for p in pids])
+                       for kind, part in feats.parts.items()}
+        preds = tagger.predict(per_product)
         metas = store.get_products(pids)
         updated = {}
         for pid, meta, pred in zip(pids, metas, preds):

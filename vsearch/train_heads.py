@@ -19,8 +19,9 @@ import numpy as np
 from vsearch.catalog import TITLE_COLUMNS, read_label_rows
 from vsearch.colour import COLOUR_DIM, COLOUR_KIND, COLOUR_VERSION, colour_features_of_paths
 from vsearch.errors import BadQueryError, IndexMissingError
+from vsearch.finetune import TUNED_KIND, FinetuneConfig, Progress, no_progress
 from vsearch.heads import HeadGroup, backbone_stamp, heads_path, save_group
-from vsearch.manifest import STORE, read_manifest
+from vsearch.manifest import STORE, Manifest, read_manifest
 from vsearch.rules import RULES_VERSION, apply_rules
 from vsearch.split import split_of
 from vsearch.store import Store
@@ -34,13 +35,21 @@ MISSING = frozenset({"", "NA", "N/A", "nan", "None", "null"})
 
 @dataclass
 class Features:
-    """One row per indexed photo: product id, photo source, input features, split of the product."""
+    """One row per indexed photo: product id, photo source, input features by kind, split of the product."""
 
     ids: list[str]
     sources: list[str]
-    x: np.ndarray
-    inputs: list[str]
+    parts: dict[str, np.ndarray]
     split: np.ndarray
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.parts)
+
+    @property
+    def x(self) -> np.ndarray:
+        """`[n, d]`: the parts side by side, in `inputs` order (the order heads were trained on)."""
+        return np.concatenate(list(self.parts.values()), axis=1)
 
 
 def row_meta(store: Store, kind: str) -> list[tuple[str, str]]:
@@ -67,19 +76,41 @@ def colour_matrix(store: Store, ids: list[str], sources: list[str], cache: bool 
     return np.stack([have.get(src, zero) for src in sources]).astype(np.float32)
 
 
+def tuned_matrix(store: Store, sources: list[str]) -> np.ndarray:
+    """`[n, C]` fine-tuned features of photo `sources` (`vsearch.finetune`), stored when the tail was trained.
+
+    Raises:
+        IndexMissingError: some photos have none (added after fine-tuning, or never fine-tuned).
+    """
+    _, vectors = store.load_vectors(TUNED_KIND)
+    have = {src: vec for (_, src), vec in zip(row_meta(store, TUNED_KIND), vectors)}
+    missing = sum(src not in have for src in sources)
+    if missing:
+        raise IndexMissingError(f"{missing} indexed photos have no fine-tuned features (added after fine-tuning?): "
+                                "re-run `vsearch train attributes --finetune-blocks N`")
+    return np.stack([have[src] for src in sources]).astype(np.float32)
+
+
 def load_features(store: Store, inputs: list[str], cache: bool = True) -> Features:
-    """Features of every indexed photo: its image vector, then (when asked) its colour statistics."""
+    """Features of every indexed photo, one part per input kind: "image", "colour" and/or "tuned"."""
     _, image = store.load_vectors("image")
     meta = row_meta(store, "image")
     if len(meta) != len(image) or not len(image):
         raise IndexMissingError(f"store {store.path} has no readable image vectors")
     ids = [pid for pid, _ in meta]
     sources = [src for _, src in meta]
-    parts = [image]
-    if "colour" in inputs:
-        parts.append(colour_matrix(store, ids, sources, cache))
+    parts: dict[str, np.ndarray] = {}
+    for kind in inputs:
+        if kind == "image":
+            parts[kind] = image
+        elif kind == COLOUR_KIND:
+            parts[kind] = colour_matrix(store, ids, sources, cache)
+        elif kind == TUNED_KIND:
+            parts[kind] = tuned_matrix(store, sources)
+        else:
+            raise BadQueryError(f"unknown head input '{kind}'")
     split = np.array([split_of(pid) for pid in ids])
-    return Features(ids, sources, np.concatenate(parts, axis=1), list(inputs), split)
+    return Features(ids, sources, parts, split)
 
 
 def _metadata(store: Store, labels: str | Path | None) -> dict[str, dict[str, str]]:
@@ -90,7 +121,8 @@ def _metadata(store: Store, labels: str | Path | None) -> dict[str, dict[str, st
 
 def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str | Path | None = None,
                      rules: tuple[str, ...] = ("pattern", "sleeve"), colour: bool = True,
-                     cfg: TrainConfig | None = None, out: str | Path | None = None) -> dict[str, Any]:
+                     cfg: TrainConfig | None = None, out: str | Path | None = None,
+                     finetune: FinetuneConfig | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     """One multi-class head per column (and per title-rule attribute); saved as the `attributes` group.
 
     Args:
@@ -99,6 +131,9 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
         rules: rule-table attributes derived from titles (see `vsearch.rules`).
         colour: add pixel colour statistics to the image embedding.
         out: checkpoint path; default `<index>/heads/attributes.pt`.
+        finetune: first fine-tune the backbone's last blocks on all these attributes (`vsearch.finetune`);
+            the heads then read the tuned features instead of the stored image vectors.
+        progress: (stage, done, total) callback for the fine-tuning passes.
 
     Returns:
         A report: per head, test-split metrics (accuracy, weighted/macro F1, per class, confusion).
@@ -108,7 +143,8 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
     """
     start = time.perf_counter()
     cfg = cfg or TrainConfig()
-    stamp = backbone_stamp(read_manifest(index_dir))
+    manifest = read_manifest(index_dir)
+    stamp = backbone_stamp(manifest)
     inputs = ["image", "colour"] if colour else ["image"]
     with Store(Path(index_dir) / STORE) as store:
         feats = load_features(store, inputs)
@@ -127,19 +163,56 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
     for attr in rules if title_col else ():
         values = [apply_rules(str(meta.get(pid, {}).get(title_col, "")), attr) or "" for pid in feats.ids]
         targets[attr] = (values, f"rules:{RULES_VERSION}:{title_col}")
+    extra: dict[str, Any] = {"rules_version": RULES_VERSION, "colour_version": COLOUR_VERSION}
+    finetune_report = None
+    if finetune is not None:
+        extra["finetune"], finetune_report = _finetune(index_dir, manifest, feats, targets, cfg.min_count, finetune,
+                                                        progress)
     heads, reports = {}, {}
     for name, (values, source) in targets.items():
         _logger.info("training %s head", name)
-        spec, head, report = train_multiclass(name, feats.x, values, feats.split, inputs, cfg, source)
+        spec, head, report = train_multiclass(name, feats.x, values, feats.split, feats.inputs, cfg, source)
         if source.startswith("rules:"):
             report["note"] = ("test metrics here are agreement between the photo head and the title rule, on held-out "
                               "products whose title states the attribute")
         heads[name], reports[name] = (spec, head), report
     path = Path(out) if out else heads_path(index_dir, "attributes")
-    save_group(path, HeadGroup("attributes", stamp, heads, {"rules_version": RULES_VERSION,
-                                                             "colour_version": COLOUR_VERSION}))
-    return {"group": "attributes", "heads_path": str(path), "backbone": stamp, "inputs": inputs,
-            "config": asdict(cfg), "seconds": round(time.perf_counter() - start, 1), "heads": reports}
+    save_group(path, HeadGroup("attributes", stamp, heads, extra))
+    return {"group": "attributes", "heads_path": str(path), "backbone": stamp, "inputs": feats.inputs,
+            "config": asdict(cfg), **({"finetune": finetune_report} if finetune_report else {}),
+            "seconds": round(time.perf_counter() - start, 1), "heads": reports}
+
+
+def _class_indices(values: list[str], split: np.ndarray, min_count: int) -> np.ndarray:
+    """int64 class index per row (-1 = unlabelled or a class with fewer than `min_count` training rows)."""
+    counts: dict[str, int] = {}
+    for v, s in zip(values, split):
+        if v and s == "train":
+            counts[v] = counts.get(v, 0) + 1
+    index = {c: k for k, c in enumerate(sorted(c for c, n in counts.items() if n >= min_count))}
+    return np.array([index.get(v, -1) for v in values], np.int64)
+
+
+def _finetune(index_dir: str | Path, manifest: Manifest, feats: Features, targets: dict[str, tuple[list[str], str]],
+              min_count: int, cfg: FinetuneConfig, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fine-tune the tail on every attribute, store the tuned features, and make them the heads' image input.
+
+    Returns:
+        (the tail checkpoint for the head group, the fine-tuning report).
+    """
+    from vsearch.finetune import finetune_features
+    from vsearch.models.registry import create_index_embedder
+
+    embedder = create_index_embedder(backbone_stamp(manifest), resize=manifest.preprocess.get("resize", "squash"))
+    classes = {name: _class_indices(values, feats.split, min_count) for name, (values, _) in targets.items()}
+    tuned, ok, checkpoint, report = finetune_features(embedder, feats.sources, classes, feats.split, cfg,
+                                                      Path(index_dir), progress)
+    if not ok.all():
+        _logger.warning("%d photos no longer decode; their tuned features are zero", int((~ok).sum()))
+    with Store(Path(index_dir) / STORE) as store:
+        store.add_vectors(TUNED_KIND, feats.ids, feats.sources, tuned)
+    feats.parts = {TUNED_KIND: tuned, **{k: v for k, v in feats.parts.items() if k != "image"}}
+    return checkpoint, report
 
 
 def read_tag_file(path: str | Path) -> dict[str, set[str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vsearch.errors import UnknownModelError
 
@@ -88,6 +88,22 @@ def create_embedder(name: str = DEFAULT_MODEL, *, weights: str | None = None, de
                                          precision=resolve_precision(precision, dev, name), resize=resize)
     raise UnknownModelError(f"unknown model '{name}'; known: {', '.join(KNOWN_MODELS)} "
                             "(or any timm:<name> / open_clip:<arch>/<tag>)")
+
+
+def create_index_embedder(stamp: dict[str, Any], *, resize: ResizeMode = "squash",
+                          device: str | None = None) -> ImageEmbedder:
+    """The embedder a backbone stamp (`{"model", "weights_id", "dim"}`) names, checked to load those very weights.
+
+    Raises:
+        IndexMismatchError: this machine loads other weights for that model name.
+    """
+    from vsearch.errors import IndexMismatchError
+
+    emb = create_embedder(stamp["model"], device=device, resize=resize)
+    if emb.weights_id != stamp.get("weights_id") or emb.dim != stamp.get("dim"):
+        raise IndexMismatchError(f"trained on {stamp['model']} weights {stamp.get('weights_id')}, "
+                                 f"this machine loads {emb.weights_id}")
+    return emb
 
 
 def create_text_embedder(name: str = DEFAULT_TEXT_MODEL, *, device: str | None = None) -> TextEmbedder:
