@@ -59,6 +59,7 @@ def test_finetuned_heads_beat_majority_and_tag_new_photos(tuned_index: tuple[Pat
     assert report["finetune"]["blocks"] == 1 and len(report["finetune"]["history"]) == 3
     for name in ("masterCategory", "subCategory"):
         head = report["heads"][name]
+        assert head["trained_with_tail"]
         assert head["accuracy"] >= head["majority_baseline"]["accuracy"] + 0.15, (name, head["accuracy"])
     with Store(index / "store.lmdb") as store:
         assert store.count(TUNED_KIND) == store.count("image")
@@ -76,7 +77,8 @@ def test_finetuned_heads_beat_majority_and_tag_new_photos(tuned_index: tuple[Pat
     with (products_small / "labels.csv").open(newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["id"] not in indexed][:20]
     results = tagger.tag_photos([products_small / r["image"] for r in rows])
-    hits = np.mean([res["attributes"]["masterCategory"]["label"] == r["masterCategory"] for res, r in zip(results, rows)])
+    hits = np.mean([res["attributes"]["masterCategory"]["label"] == r["masterCategory"]
+                    for res, r in zip(results, rows)])
     assert hits >= 0.8  # products-small holds apparel and footwear only; the head must still tell them apart
 
 

@@ -143,7 +143,7 @@ def trunk_activations(embedder: VisionEmbedder, trunk: Trunk, paths: Sequence[st
 
 
 class _MultiTask(torch.nn.Module):
-    """Tail + one temporary linear classifier per attribute (only the tail is kept)."""
+    """Tail + one linear classifier per attribute over [pooled tail output, extra features]."""
 
     def __init__(self, tail: Tail, n_classes: dict[str, int], dim: int, dropout: float) -> None:
         super().__init__()
@@ -151,8 +151,10 @@ class _MultiTask(torch.nn.Module):
         self.drop = torch.nn.Dropout(dropout)
         self.heads = torch.nn.ModuleDict({name: torch.nn.Linear(dim, k) for name, k in n_classes.items()})
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None) -> dict[str, torch.Tensor]:
         h = self.drop(self.tail(x))
+        if extra is not None:
+            h = torch.cat([h, extra], dim=1)
         return {name: head(h) for name, head in self.heads.items()}
 
 
@@ -170,29 +172,38 @@ def _batch(arr: np.ndarray, flips: np.ndarray, idx: np.ndarray, mirror: np.ndarr
 
 
 def train_tail(tail: Tail, acts: np.ndarray, flips: np.ndarray, targets: dict[str, np.ndarray], split: np.ndarray,
-               cfg: FinetuneConfig, device: str, progress: Progress = no_progress) -> dict[str, Any]:
-    """Train `tail` in place on all attributes at once; keeps the epoch with the best mean validation accuracy.
+               cfg: FinetuneConfig, device: str, extra: np.ndarray | None = None,
+               progress: Progress = no_progress) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
+    """Train `tail` in place with a linear classifier per attribute; keeps the epoch with the best mean val accuracy.
+
+    The classifiers are trained together with the tail and are kept: linear heads trained afterwards on
+    the tuned features fit the training photos too well (the tail has seen them) and lose ~2 points.
 
     Args:
         targets: per attribute, int64 `[n]` class index per row, -1 where the row has no label.
         split: "train"/"val"/"test" per row; rows without activations must not be "train" or "val".
+        extra: float32 `[n, e]` standardised features set beside the pooled output (colour statistics).
 
     Returns:
-        History: per epoch the training loss and the validation accuracy of each attribute.
+        Per attribute (weight `[k, C + e]`, bias `[k]`), and the history: per epoch the training loss
+        and the validation accuracy of each attribute.
     """
-    torch_rng = torch.random.fork_rng(devices=[])
-    with torch_rng:
+    targets = {name: t for name, t in targets.items() if (t >= 0).any()}
+    if not targets:
+        raise BadQueryError("no labelled photos to fine-tune on")
+    cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
         n_classes = {name: int(t.max()) + 1 for name, t in targets.items()}
-        dim = int(tail.conv_head.out_channels)  # type: ignore[union-attr]
+        dim = int(tail.conv_head.out_channels) + (extra.shape[1] if extra is not None else 0)  # type: ignore[union-attr]
         model = _MultiTask(tail, n_classes, dim, cfg.dropout).to(device)
+        extra_t = torch.from_numpy(np.ascontiguousarray(extra, np.float32)).to(device) if extra is not None else None
         train, val = np.flatnonzero(split == "train"), np.flatnonzero(split == "val")
         labels = {name: torch.from_numpy(t).long().to(device) for name, t in targets.items()}
         weights = {name: torch.from_numpy(class_weights(t[train][t[train] >= 0], n_classes[name], cfg.balance)).float()
                    .to(device) for name, t in targets.items()}
-        tail_params = [p for p in model.tail.parameters()]
-        opt = torch.optim.AdamW([{"params": tail_params, "lr": cfg.lr},
+        opt = torch.optim.AdamW([{"params": model.tail.parameters(), "lr": cfg.lr},
                                  {"params": model.heads.parameters(), "lr": cfg.lr * 10}],
                                 weight_decay=cfg.weight_decay)
         steps = cfg.epochs * -(-len(train) // cfg.batch_size)
@@ -208,7 +219,8 @@ def train_tail(tail: Tail, acts: np.ndarray, flips: np.ndarray, targets: dict[st
             total = 0.0
             for start in range(0, len(order), cfg.batch_size):
                 idx = np.sort(order[start:start + cfg.batch_size])
-                out = model(_batch(acts, flips, idx, rng.random(len(idx)) < 0.5, device))
+                out = model(_batch(acts, flips, idx, rng.random(len(idx)) < 0.5, device),
+                            extra_t[idx] if extra_t is not None else None)
                 loss = sum(torch.nn.functional.cross_entropy(
                     out[name], labels[name][idx], weight=weights[name], label_smoothing=cfg.label_smoothing,
                     ignore_index=-1) for name in out if bool((labels[name][idx] >= 0).any()))
@@ -219,24 +231,27 @@ def train_tail(tail: Tail, acts: np.ndarray, flips: np.ndarray, targets: dict[st
                 opt.step()
                 sched.step()
                 total += float(loss.detach()) * len(idx)
-            acc = _accuracy(model, acts, flips, labels, val, device)
+            acc = _accuracy(model, acts, flips, extra_t, labels, val, device)
             history.append({"epoch": epoch, "loss": round(total / max(len(train), 1), 4), "val_accuracy": acc})
             _logger.info("fine-tune epoch %d: loss %.4f, val accuracy %s", epoch, total / max(len(train), 1), acc)
-            stop.update(model.tail, float(np.mean(list(acc.values()))) if acc else -float(epoch), epoch)
+            stop.update(model, float(np.mean(list(acc.values()))) if acc else -float(epoch), epoch)
             progress("fine-tune epochs", epoch + 1, cfg.epochs)
-        stop.restore(model.tail)
-        return {"best_epoch": stop.best_epoch, "history": history, **asdict(cfg)}
+        stop.restore(model)
+        linear = {name: (head.weight.detach().cpu().numpy(), head.bias.detach().cpu().numpy())
+                  for name, head in model.heads.items()}
+        return linear, {"best_epoch": stop.best_epoch, "history": history, **asdict(cfg)}
 
 
-def _accuracy(model: _MultiTask, acts: np.ndarray, flips: np.ndarray, labels: dict[str, torch.Tensor],
-              rows: np.ndarray, device: str) -> dict[str, float]:
+def _accuracy(model: _MultiTask, acts: np.ndarray, flips: np.ndarray, extra: torch.Tensor | None,
+              labels: dict[str, torch.Tensor], rows: np.ndarray, device: str) -> dict[str, float]:
     """Validation accuracy per attribute, predicting from the photo and its mirror image."""
     model.eval()
     outs: dict[str, list[torch.Tensor]] = {name: [] for name in labels}
     with torch.inference_mode():
         for start in range(0, len(rows), 256):
             idx = rows[start:start + 256]
-            a, b = model(_batch(acts, flips, idx, None, device)), model(_batch(flips, acts, idx, None, device))
+            e = extra[idx] if extra is not None else None
+            a, b = model(_batch(acts, flips, idx, None, device), e), model(_batch(flips, acts, idx, None, device), e)
             for name in outs:
                 outs[name].append(a[name].softmax(1) + b[name].softmax(1))
     acc = {}
@@ -260,24 +275,34 @@ def tail_features(tail: Tail, acts: np.ndarray, flips: np.ndarray, device: str, 
     return np.concatenate(out) if out else np.zeros((0, int(tail.conv_head.out_channels)), np.float32)  # type: ignore[union-attr]
 
 
-def finetune_features(embedder: VisionEmbedder, sources: Sequence[str], targets: dict[str, np.ndarray],
-                      split: np.ndarray, cfg: FinetuneConfig, workdir: Path, progress: Progress = no_progress
-                      ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], dict[str, Any]]:
-    """Fine-tune the tail on the photos at `sources` and return the tuned features of every photo.
+@dataclass
+class Finetuned:
+    """What fine-tuning gives: tuned features of every photo, the tail checkpoint and the jointly trained heads."""
 
-    Returns:
-        (tuned features `[n, C]`, bool `[n]` photo decoded, the tail checkpoint for `TunedExtractor`, a report).
-    """
+    features: np.ndarray
+    """float32 `[n, C]`, photo and mirror averaged; zero where the photo did not decode."""
+    decoded: np.ndarray
+    checkpoint: dict[str, Any]
+    """For `TunedExtractor`: {"blocks", "state"}."""
+    linear: dict[str, tuple[np.ndarray, np.ndarray]]
+    report: dict[str, Any]
+
+
+def finetune_features(embedder: VisionEmbedder, sources: Sequence[str], targets: dict[str, np.ndarray],
+                      split: np.ndarray, cfg: FinetuneConfig, workdir: Path, extra: np.ndarray | None = None,
+                      progress: Progress = no_progress) -> Finetuned:
+    """Fine-tune the tail (and a linear head per attribute) on the photos at `sources`; tuned features of all."""
     _parts_of(embedder.model, embedder.name, cfg.blocks)
     trunk, tail = Trunk(embedder.model, cfg.blocks), Tail(embedder.model, cfg.blocks).to(embedder.device)
     with tempfile.TemporaryDirectory(prefix=".finetune-", dir=workdir) as tmp:
         acts, flips, ok = trunk_activations(embedder, trunk, sources, Path(tmp), progress=progress)
         usable = np.where(ok, split, "none")
-        report = train_tail(tail, acts, flips, targets, usable, cfg, embedder.device, progress)
+        linear, report = train_tail(tail, acts, flips, targets, usable, cfg, embedder.device, extra, progress)
         feats = tail_features(tail, acts, flips, embedder.device)
+        feats[~ok] = 0.0
         del acts, flips
     state = {"blocks": cfg.blocks, "state": {k: v.detach().cpu() for k, v in tail.state_dict().items()}}
-    return feats, ok, state, report
+    return Finetuned(feats, ok, state, linear, report)
 
 
 class TunedExtractor:

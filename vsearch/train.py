@@ -143,16 +143,30 @@ def train_multiclass(name: str, x: np.ndarray, labels: list[str], split: np.ndar
         return weighted_f1(t, out.argmax(axis=1))
 
     head, fit_info = fit(head, x[tr], y[tr], x[va], y[va], loss_fn, score, cfg)
+    report = multiclass_report(spec, head, x, labels, split)
+    report.update(fit_info)
+    spec.metrics = {k: report[k] for k in ("accuracy", "weighted_f1", "macro_f1", "val_score", "train", "test")}
+    return spec, head, report
+
+
+def multiclass_report(spec: HeadSpec, head: Head, x: np.ndarray, labels: list[str],
+                      split: np.ndarray) -> dict[str, object]:
+    """Test-split metrics of a trained multi-class head, with the majority-class baseline and split sizes."""
+    labels_arr = np.asarray(labels, dtype=object)
+    labelled = labels_arr != ""
+    train = labelled & (split == "train")
+    names, counts = np.unique(labels_arr[train].astype(str), return_counts=True)
+    known = np.isin(labels_arr.astype(str), spec.labels)
     te = labelled & (split == "test")
-    pred = np.asarray(keep)[head.predict(x[te]).argmax(axis=1)] if te.any() else np.zeros(0, str)
+    pred = np.asarray(spec.labels)[head.predict(x[te]).argmax(axis=1)] if te.any() else np.zeros(0, str)
     truth = labels_arr[te].astype(str)
     report = classification_metrics(list(truth), list(pred))
     majority = str(names[counts.argmax()])
     report["majority_baseline"] = classification_metrics(list(truth), [majority] * len(truth), summary_only=True)
-    report.update(fit_info, train=int(tr.sum()), val=int(va.sum()), test=int(te.sum()),
-                  classes=len(keep), dropped_rare_classes=sorted(set(map(str, names)) - set(keep)))
-    spec.metrics = {k: report[k] for k in ("accuracy", "weighted_f1", "macro_f1", "val_score", "train", "test")}
-    return spec, head, report
+    report.update(train=int((train & known).sum()), val=int((labelled & (split == "val") & known).sum()),
+                  test=int(te.sum()), classes=len(spec.labels),
+                  dropped_rare_classes=sorted(set(map(str, names)) - set(spec.labels)))
+    return report
 
 
 def weighted_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:

@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from vsearch.catalog import TITLE_COLUMNS, read_label_rows
 from vsearch.colour import COLOUR_DIM, COLOUR_KIND, COLOUR_VERSION, colour_features_of_paths
 from vsearch.errors import BadQueryError, IndexMissingError
 from vsearch.finetune import TUNED_KIND, FinetuneConfig, Progress, no_progress
-from vsearch.heads import HeadGroup, backbone_stamp, heads_path, save_group
+from vsearch.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, heads_path, save_group
 from vsearch.manifest import STORE, Manifest, read_manifest
 from vsearch.rules import RULES_VERSION, apply_rules
 from vsearch.split import split_of
 from vsearch.store import Store
-from vsearch.train import TrainConfig, train_multiclass, train_multilabel
+from vsearch.train import TrainConfig, multiclass_report, train_multiclass, train_multilabel
 
 _logger = logging.getLogger(__name__)
 
@@ -162,20 +163,25 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
         _logger.warning("no title column: skipping rule attributes %s", ", ".join(rules))
     for attr in rules if title_col else ():
         values = [apply_rules(str(meta.get(pid, {}).get(title_col, "")), attr) or "" for pid in feats.ids]
+        if len(_classes(values, feats.split, cfg.min_count)[0]) < 2:
+            _logger.warning("skipping %s: its title rules label too few training products", attr)
+            continue
         targets[attr] = (values, f"rules:{RULES_VERSION}:{title_col}")
     extra: dict[str, Any] = {"rules_version": RULES_VERSION, "colour_version": COLOUR_VERSION}
     finetune_report = None
     if finetune is not None:
-        extra["finetune"], finetune_report = _finetune(index_dir, manifest, feats, targets, cfg.min_count, finetune,
-                                                        progress)
-    heads, reports = {}, {}
-    for name, (values, source) in targets.items():
-        _logger.info("training %s head", name)
-        spec, head, report = train_multiclass(name, feats.x, values, feats.split, feats.inputs, cfg, source)
+        extra["finetune"], finetune_report, heads, reports = _finetune(index_dir, manifest, feats, targets,
+                                                                       cfg.min_count, finetune, progress)
+    else:
+        heads, reports = {}, {}
+        for name, (values, source) in targets.items():
+            _logger.info("training %s head", name)
+            spec, head, reports[name] = train_multiclass(name, feats.x, values, feats.split, feats.inputs, cfg, source)
+            heads[name] = (spec, head)
+    for name, (_, source) in targets.items():
         if source.startswith("rules:"):
-            report["note"] = ("test metrics here are agreement between the photo head and the title rule, on held-out "
-                              "products whose title states the attribute")
-        heads[name], reports[name] = (spec, head), report
+            reports[name]["note"] = ("test metrics here are agreement between the photo head and the title rule, on "
+                                     "held-out products whose title states the attribute")
     path = Path(out) if out else heads_path(index_dir, "attributes")
     save_group(path, HeadGroup("attributes", stamp, heads, extra))
     return {"group": "attributes", "heads_path": str(path), "backbone": stamp, "inputs": feats.inputs,
@@ -183,36 +189,64 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
             "seconds": round(time.perf_counter() - start, 1), "heads": reports}
 
 
-def _class_indices(values: list[str], split: np.ndarray, min_count: int) -> np.ndarray:
-    """int64 class index per row (-1 = unlabelled or a class with fewer than `min_count` training rows)."""
+def _classes(values: list[str], split: np.ndarray, min_count: int) -> tuple[list[str], np.ndarray]:
+    """Classes with `min_count`+ training rows (sorted, as `train_multiclass` keeps them) and the index of each
+    row's class (-1: unlabelled or a rarer class)."""
     counts: dict[str, int] = {}
     for v, s in zip(values, split):
         if v and s == "train":
             counts[v] = counts.get(v, 0) + 1
-    index = {c: k for k, c in enumerate(sorted(c for c, n in counts.items() if n >= min_count))}
-    return np.array([index.get(v, -1) for v in values], np.int64)
+    keep = sorted(c for c, n in counts.items() if n >= min_count)
+    index = {c: k for k, c in enumerate(keep)}
+    return keep, np.array([index.get(v, -1) for v in values], np.int64)
 
 
 def _finetune(index_dir: str | Path, manifest: Manifest, feats: Features, targets: dict[str, tuple[list[str], str]],
-              min_count: int, cfg: FinetuneConfig, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fine-tune the tail on every attribute, store the tuned features, and make them the heads' image input.
+              min_count: int, cfg: FinetuneConfig, progress: Progress
+              ) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[HeadSpec, Head]], dict[str, Any]]:
+    """Fine-tune the tail with a linear head per attribute; store the tuned features; the heads read them.
 
     Returns:
-        (the tail checkpoint for the head group, the fine-tuning report).
+        (the tail checkpoint for the head group, the fine-tuning report, heads, per-head test reports).
     """
     from vsearch.finetune import finetune_features
     from vsearch.models.registry import create_index_embedder
 
+    classes = {name: _classes(values, feats.split, min_count) for name, (values, _) in targets.items()}
+    few = [name for name, (keep, _) in classes.items() if len(keep) < 2]
+    if few:
+        raise BadQueryError(f"{', '.join(few)}: fewer than 2 classes with {min_count}+ training examples")
+    colour = feats.parts.get(COLOUR_KIND)
+    mean = std = None
+    if colour is not None:
+        train = feats.split == "train"
+        mean, std = colour[train].mean(axis=0), np.maximum(colour[train].std(axis=0), 1e-3)
     embedder = create_index_embedder(backbone_stamp(manifest), resize=manifest.preprocess.get("resize", "squash"))
-    classes = {name: _class_indices(values, feats.split, min_count) for name, (values, _) in targets.items()}
-    tuned, ok, checkpoint, report = finetune_features(embedder, feats.sources, classes, feats.split, cfg,
-                                                      Path(index_dir), progress)
-    if not ok.all():
-        _logger.warning("%d photos no longer decode; their tuned features are zero", int((~ok).sum()))
+    tuned = finetune_features(embedder, feats.sources, {name: idx for name, (_, idx) in classes.items()}, feats.split,
+                              cfg, Path(index_dir), None if colour is None else (colour - mean) / std, progress)
+    if not tuned.decoded.all():
+        _logger.warning("%d photos no longer decode; their tuned features are zero", int((~tuned.decoded).sum()))
     with Store(Path(index_dir) / STORE) as store:
-        store.add_vectors(TUNED_KIND, feats.ids, feats.sources, tuned)
-    feats.parts = {TUNED_KIND: tuned, **{k: v for k, v in feats.parts.items() if k != "image"}}
-    return checkpoint, report
+        store.add_vectors(TUNED_KIND, feats.ids, feats.sources, tuned.features)
+    feats.parts = {TUNED_KIND: tuned.features, **({COLOUR_KIND: colour} if colour is not None else {})}
+    dim = tuned.features.shape[1]
+    heads, reports = {}, {}
+    for name, (values, source) in targets.items():
+        weight, bias = tuned.linear[name]
+        spec = HeadSpec(name, "multiclass", classes[name][0], feats.inputs, weight.shape[1], weight.shape[0], 0,
+                        cfg.dropout, source)
+        head = build_head(spec)
+        if mean is not None and std is not None:
+            head.mean.copy_(torch.from_numpy(np.concatenate([np.zeros(dim), mean]).astype(np.float32)))
+            head.std.copy_(torch.from_numpy(np.concatenate([np.ones(dim), std]).astype(np.float32)))
+        linear = head.net[-1]
+        linear.weight.data.copy_(torch.from_numpy(weight))
+        linear.bias.data.copy_(torch.from_numpy(bias))
+        reports[name] = multiclass_report(spec, head, feats.x, values, feats.split)
+        reports[name]["trained_with_tail"] = True
+        spec.metrics = {k: reports[name][k] for k in ("accuracy", "weighted_f1", "macro_f1", "train", "test")}
+        heads[name] = (spec, head)
+    return tuned.checkpoint, tuned.report, heads, reports
 
 
 def read_tag_file(path: str | Path) -> dict[str, set[str]]:
