@@ -92,6 +92,13 @@ def test_write_and_eval_read_tuned_features(tuned_index: tuple[Path, dict]) -> N
         metas = [m for _, m in store.iter_products()]
     agree = np.mean([m["tag_masterCategory"] == m["masterCategory"] for m in metas])
     assert agree > 0.85
+    # features of another fine-tuning run in the store: heads refuse them instead of predicting from them
+    other = index.parent / "other"
+    shutil.copytree(index, other)
+    with Store(other / "store.lmdb") as store:
+        store.set_info("tuned_id", "another-run")
+    res = CliRunner().invoke(app, ["tag", "--write", "--index", str(other)])
+    assert res.exit_code == 1 and "another fine-tuning run" in res.output
 
 
 def test_finetune_refuses_what_it_cannot_do(tiny_index: Path, tmp_path: Path) -> None:

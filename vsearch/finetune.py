@@ -4,9 +4,10 @@ Heads on frozen pooled ImageNet features stop near articleType F1 0.87 on produc
 last blocks lets the features learn what tells a Kurta from a Kurti. To keep this affordable on a
 CPU, every photo (and its mirror image) goes through the frozen trunk (stem + all blocks but the
 last N) once; the trunk activations are cached in a temporary file inside the index, and each epoch
-runs only the tail (last N blocks + conv head), multi-task over every attribute column. The same
-code runs on CUDA when the embedder is there. The tuned tail's pooled output, averaged over the
-photo and its mirror, is stored as vector kind "tuned" and feeds the usual attribute heads.
+runs only the tail (last N blocks + conv head) with one linear head per attribute, all attributes at
+once; those heads become the attribute heads. The same code runs on CUDA when the embedder is there.
+The tuned tail's pooled output, averaged over the photo and its mirror, is stored as vector kind
+"tuned": the heads read it, and `TunedExtractor` computes it for new photos.
 
 Works for timm EfficientNet-family backbones (conv_stem, bn1, blocks, conv_head, bn2), which
 includes the bundled EfficientNet-Lite models.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -48,7 +50,7 @@ class FinetuneConfig:
     Attributes:
         blocks: how many of the backbone's last block stages to train (with the conv head).
         epochs: one-cycle schedule length; the epoch with the best mean validation accuracy is kept.
-        lr: peak learning rate of the tail; the temporary task heads use 10x.
+        lr: peak learning rate of the tail; the linear heads trained with it use 10x.
         balance: class weight exponent, as in `TrainConfig.balance`.
     """
 
@@ -283,7 +285,7 @@ class Finetuned:
     """float32 `[n, C]`, photo and mirror averaged; zero where the photo did not decode."""
     decoded: np.ndarray
     checkpoint: dict[str, Any]
-    """For `TunedExtractor`: {"blocks", "state"}."""
+    """For `TunedExtractor`: {"blocks", "id", "state"}; the store records the id of the run its features come from."""
     linear: dict[str, tuple[np.ndarray, np.ndarray]]
     report: dict[str, Any]
 
@@ -301,7 +303,8 @@ def finetune_features(embedder: VisionEmbedder, sources: Sequence[str], targets:
         feats = tail_features(tail, acts, flips, embedder.device)
         feats[~ok] = 0.0
         del acts, flips
-    state = {"blocks": cfg.blocks, "state": {k: v.detach().cpu() for k, v in tail.state_dict().items()}}
+    state = {"blocks": cfg.blocks, "id": uuid.uuid4().hex,
+             "state": {k: v.detach().cpu() for k, v in tail.state_dict().items()}}
     return Finetuned(feats, ok, state, linear, report)
 
 

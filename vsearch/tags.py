@@ -90,14 +90,18 @@ class Tagger:
             self._embedder = create_index_embedder(self.stamp, resize=resize, device=self.device)
         return self._embedder
 
+    @property
+    def finetuned(self) -> dict[str, Any] | None:
+        """The fine-tuned tail checkpoint the heads were trained with, if any."""
+        return next((g.extra["finetune"] for g in self.groups.values() if "finetune" in g.extra), None)
+
     def _tuned_extractor(self) -> TunedExtractor:
         from vsearch.finetune import TunedExtractor
 
         if self._tuned is None:
-            checkpoint = next((g.extra["finetune"] for g in self.groups.values() if "finetune" in g.extra), None)
-            if checkpoint is None:
+            if self.finetuned is None:
                 raise IndexMismatchError("heads read fine-tuned features but carry no fine-tuned tail; retrain them")
-            self._tuned = TunedExtractor(self.embedder, checkpoint)  # type: ignore[arg-type]
+            self._tuned = TunedExtractor(self.embedder, self.finetuned)  # type: ignore[arg-type]
         return self._tuned
 
     # -- prediction ---------------------------------------------------------------------------------
@@ -169,7 +173,7 @@ def write_tags(tagger: Tagger, index_dir: str | Path | None = None) -> dict[str,
         raise BadQueryError("--write needs --index")
     check_backbone(tagger.stamp, backbone_stamp(read_manifest(index_dir)), "heads")
     with Store(index_dir / STORE) as store:
-        feats = load_features(store, tagger.inputs)
+        feats = load_features(store, tagger.inputs, tuned_id=(tagger.finetuned or {}).get("id"))
         rows_of: dict[str, list[int]] = {}
         for i, pid in enumerate(feats.ids):
             rows_of.setdefault(pid, []).append(i)

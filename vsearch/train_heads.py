@@ -19,7 +19,7 @@ import torch
 
 from vsearch.catalog import TITLE_COLUMNS, read_label_rows
 from vsearch.colour import COLOUR_DIM, COLOUR_KIND, COLOUR_VERSION, colour_features_of_paths
-from vsearch.errors import BadQueryError, IndexMissingError
+from vsearch.errors import BadQueryError, IndexMismatchError, IndexMissingError
 from vsearch.finetune import TUNED_KIND, FinetuneConfig, Progress, no_progress
 from vsearch.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, heads_path, save_group
 from vsearch.manifest import STORE, Manifest, read_manifest
@@ -77,12 +77,19 @@ def colour_matrix(store: Store, ids: list[str], sources: list[str], cache: bool 
     return np.stack([have.get(src, zero) for src in sources]).astype(np.float32)
 
 
-def tuned_matrix(store: Store, sources: list[str]) -> np.ndarray:
+def tuned_matrix(store: Store, sources: list[str], tuned_id: str | None = None) -> np.ndarray:
     """`[n, C]` fine-tuned features of photo `sources` (`vsearch.finetune`), stored when the tail was trained.
+
+    Args:
+        tuned_id: the fine-tuning run the heads come from; the stored features must come from the same run.
 
     Raises:
         IndexMissingError: some photos have none (added after fine-tuning, or never fine-tuned).
+        IndexMismatchError: the stored features come from another fine-tuning run.
     """
+    if tuned_id is not None and store.get_info("tuned_id") != tuned_id:
+        raise IndexMismatchError("the index's fine-tuned features come from another fine-tuning run than these heads: "
+                                 "re-run `vsearch train attributes --finetune-blocks N` on this index")
     _, vectors = store.load_vectors(TUNED_KIND)
     have = {src: vec for (_, src), vec in zip(row_meta(store, TUNED_KIND), vectors)}
     missing = sum(src not in have for src in sources)
@@ -92,8 +99,8 @@ def tuned_matrix(store: Store, sources: list[str]) -> np.ndarray:
     return np.stack([have[src] for src in sources]).astype(np.float32)
 
 
-def load_features(store: Store, inputs: list[str], cache: bool = True) -> Features:
-    """Features of every indexed photo, one part per input kind: "image", "colour" and/or "tuned"."""
+def load_features(store: Store, inputs: list[str], cache: bool = True, tuned_id: str | None = None) -> Features:
+    """Features of every indexed photo, one part per kind: "image", "colour" and/or "tuned" (of run `tuned_id`)."""
     _, image = store.load_vectors("image")
     meta = row_meta(store, "image")
     if len(meta) != len(image) or not len(image):
@@ -107,7 +114,7 @@ def load_features(store: Store, inputs: list[str], cache: bool = True) -> Featur
         elif kind == COLOUR_KIND:
             parts[kind] = colour_matrix(store, ids, sources, cache)
         elif kind == TUNED_KIND:
-            parts[kind] = tuned_matrix(store, sources)
+            parts[kind] = tuned_matrix(store, sources, tuned_id)
         else:
             raise BadQueryError(f"unknown head input '{kind}'")
     split = np.array([split_of(pid) for pid in ids])
@@ -132,8 +139,9 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
         rules: rule-table attributes derived from titles (see `vsearch.rules`).
         colour: add pixel colour statistics to the image embedding.
         out: checkpoint path; default `<index>/heads/attributes.pt`.
-        finetune: first fine-tune the backbone's last blocks on all these attributes (`vsearch.finetune`);
-            the heads then read the tuned features instead of the stored image vectors.
+        finetune: fine-tune the backbone's last blocks on all these attributes (`vsearch.finetune`); the
+            linear heads trained with the tail are kept, and they read the tuned features instead of the
+            stored image vectors.
         progress: (stage, done, total) callback for the fine-tuning passes.
 
     Returns:
@@ -228,6 +236,7 @@ def _finetune(index_dir: str | Path, manifest: Manifest, feats: Features, target
         _logger.warning("%d photos no longer decode; their tuned features are zero", int((~tuned.decoded).sum()))
     with Store(Path(index_dir) / STORE) as store:
         store.add_vectors(TUNED_KIND, feats.ids, feats.sources, tuned.features)
+        store.set_info("tuned_id", tuned.checkpoint["id"])
     feats.parts = {TUNED_KIND: tuned.features, **({COLOUR_KIND: colour} if colour is not None else {})}
     dim = tuned.features.shape[1]
     heads, reports = {}, {}
