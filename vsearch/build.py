@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 from vsearch import __version__
 from vsearch.catalog import Catalog
 from vsearch.errors import CatalogError, IndexMismatchError
+from vsearch.log import Progress, no_progress
 from vsearch.manifest import STORE, Manifest, now_iso, read_manifest
 from vsearch.models.base import ImageEmbedder, TextEmbedder
 
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
     from vsearch.update import UpdateReport
 
 _logger = logging.getLogger(__name__)
-
-Progress = Callable[[str, int, int], None]
-"""Called as (stage, done, total) while a long step runs."""
-
 
 @dataclass
 class BuildReport:
@@ -63,10 +59,6 @@ class _Ingested:
     stale_rows: int = 0
     embed_seconds: float = 0.0
     bad: list[dict[str, str]] = field(default_factory=list)
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    return None
 
 
 def photo_signature(path: Path) -> str:
@@ -161,7 +153,7 @@ def _embed_titles(store: Store, catalog: Catalog, index_dir: Path, text_embedder
 def build_catalog_index(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedder,
                         text_embedder: TextEmbedder | None = None, *, batch_size: int = 64,
                         workers: int | None = None, factory: str = "auto", max_memory: int | str | None = None,
-                        target_recall: float = 0.95, progress: Progress = _no_progress) -> BuildReport:
+                        target_recall: float = 0.95, progress: Progress = no_progress) -> BuildReport:
     """Embed every photo (and title) of `catalog` into `index_dir`, then train and tune its FAISS index.
 
     Args:
@@ -207,7 +199,7 @@ def build_catalog_index(catalog: Catalog, index_dir: str | Path, embedder: Image
 
 def add_products(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedder,
                  text_embedder: TextEmbedder | None = None, *, batch_size: int = 64, workers: int | None = None,
-                 progress: Progress = _no_progress) -> UpdateReport:
+                 progress: Progress = no_progress) -> UpdateReport:
     """Upsert the catalogue's products into a built index without retraining it.
 
     New ids are added; known ids get the listed photos (others of theirs are dropped) and merged

@@ -19,7 +19,7 @@ import copy
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from vsearch.errors import BadQueryError
+from vsearch.log import Progress, no_progress
 from vsearch.train import EarlyStopping, class_weights
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ _logger = logging.getLogger(__name__)
 
 TUNED_KIND = "tuned"
 """Store vector kind of the tuned tail's pooled features, keyed by photo source like the image vectors."""
-Progress = Callable[[str, int, int], None]
-"""(stage, done, total) callback, as in `vsearch.build`."""
 _PARTS = ("conv_stem", "bn1", "blocks", "conv_head", "bn2")
 
 
@@ -101,10 +100,6 @@ class Tail(torch.nn.Module):
 def _autocast(embedder: VisionEmbedder) -> Any:
     device_type = "cuda" if embedder.device.startswith("cuda") else "cpu"
     return torch.autocast(device_type, dtype=torch.bfloat16) if embedder.precision == "bf16" else nullcontext()
-
-
-def no_progress(stage: str, done: int, total: int) -> None:
-    return None
 
 
 def trunk_activations(embedder: VisionEmbedder, trunk: Trunk, paths: Sequence[str | Path], workdir: Path,

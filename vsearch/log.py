@@ -1,13 +1,21 @@
-"""Logging set-up (called once by the CLI) and a timer for pipeline steps."""
+"""Logging set-up (called once by the CLI), a timer for pipeline steps, and the progress callback type."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+"""Called as (stage, done, total) while a long step runs; the CLI drives a rich progress bar with it."""
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The `Progress` callback of library calls that report to nobody."""
+    return None
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -20,8 +20,9 @@ import torch
 from vsearch.catalog import TITLE_COLUMNS, read_label_rows
 from vsearch.colour import COLOUR_DIM, COLOUR_KIND, COLOUR_VERSION, colour_features_of_paths
 from vsearch.errors import BadQueryError, IndexMismatchError, IndexMissingError
-from vsearch.finetune import TUNED_KIND, FinetuneConfig, Progress, no_progress
+from vsearch.finetune import TUNED_KIND, FinetuneConfig
 from vsearch.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, heads_path, save_group
+from vsearch.log import Progress, no_progress
 from vsearch.manifest import STORE, Manifest, read_manifest
 from vsearch.rules import RULES_VERSION, apply_rules
 from vsearch.split import split_of

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+
+from vsearch.log import Progress, no_progress
 
 DEFAULT_INDEX = Path("indexes") / "default"
 
@@ -53,12 +55,12 @@ def print_json(obj: Any) -> None:
 
 
 @contextmanager
-def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+def progress_bar(enabled: bool = True) -> Iterator[Progress]:
     """A rich progress bar on stderr driven by (stage, done, total) callbacks, one task per stage."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if not enabled:
-        yield lambda stage, done, total: None
+        yield no_progress
         return
     tasks: dict[str, Any] = {}
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
