@@ -63,15 +63,20 @@ def default_workers() -> int:
     return max(1, min(8, cores - 1))
 
 
-def embed_photos(embedder: ImageEmbedder, paths: Sequence[Path | str], batch_size: int = 64,
-                 workers: int | None = None) -> Iterator[EmbeddedBatch]:
-    """Embed `paths` in batches, in order. Yields one `EmbeddedBatch` per batch."""
+def photo_batches(embedder: ImageEmbedder, paths: Sequence[Path | str], batch_size: int = 64,
+                  workers: int | None = None) -> Iterator[tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]]:
+    """Decoded, preprocessed photos in batches, in order: (positions, `[n, 3, H, W]` or None, failures)."""
     workers = default_workers() if workers is None else workers
-    loader = torch.utils.data.DataLoader(
+    yield from torch.utils.data.DataLoader(
         PhotoDataset(paths, embedder.transform), batch_size=batch_size, num_workers=workers,
         collate_fn=_collate, pin_memory=embedder.device.startswith("cuda"),
         prefetch_factor=4 if workers else None, persistent_workers=False)
-    for positions, tensor, failures in loader:
+
+
+def embed_photos(embedder: ImageEmbedder, paths: Sequence[Path | str], batch_size: int = 64,
+                 workers: int | None = None) -> Iterator[EmbeddedBatch]:
+    """Embed `paths` in batches, in order. Yields one `EmbeddedBatch` per batch."""
+    for positions, tensor, failures in photo_batches(embedder, paths, batch_size, workers):
         vectors = embedder.encode_images(tensor) if tensor is not None else np.zeros((0, embedder.dim), np.float32)
         yield EmbeddedBatch(positions, vectors, failures)
 

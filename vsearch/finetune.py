@@ -20,7 +20,6 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,11 +96,6 @@ class Tail(torch.nn.Module):
         return self.bn2(self.conv_head(self.blocks(x))).mean(dim=(2, 3))
 
 
-def _autocast(embedder: VisionEmbedder) -> Any:
-    device_type = "cuda" if embedder.device.startswith("cuda") else "cpu"
-    return torch.autocast(device_type, dtype=torch.bfloat16) if embedder.precision == "bf16" else nullcontext()
-
-
 def trunk_activations(embedder: VisionEmbedder, trunk: Trunk, paths: Sequence[str | Path], workdir: Path,
                       batch_size: int = 64, progress: Progress = no_progress) -> tuple[np.ndarray, np.ndarray,
                                                                                           np.ndarray]:
@@ -111,22 +105,18 @@ def trunk_activations(embedder: VisionEmbedder, trunk: Trunk, paths: Sequence[st
         (activations `[n, C, H, W]`, mirrored activations, bool `[n]` decoded ok). A photo that no
         longer decodes is marked False (its rows stay zero) and logged.
     """
-    from vsearch.embed import PhotoDataset, _collate, default_workers
+    from vsearch.embed import photo_batches
 
-    workers = default_workers()
     probe = torch.zeros(1, 3, embedder.cfg.size, embedder.cfg.size, device=embedder.device)
-    with torch.inference_mode(), _autocast(embedder):
+    with torch.inference_mode(), embedder.autocast():
         shape = (len(paths), *trunk(probe).shape[1:])
     acts = np.lib.format.open_memmap(workdir / "trunk.npy", "w+", np.float16, shape)
     flips = np.lib.format.open_memmap(workdir / "trunk-mirror.npy", "w+", np.float16, shape)
     ok = np.zeros(len(paths), bool)
-    loader = torch.utils.data.DataLoader(
-        PhotoDataset(paths, embedder.transform), batch_size=batch_size, num_workers=workers, collate_fn=_collate,
-        prefetch_factor=4 if workers else None)
     done = 0
     progress("trunk activations", 0, len(paths))
-    with torch.inference_mode(), _autocast(embedder):
-        for positions, batch, failures in loader:
+    with torch.inference_mode(), embedder.autocast():
+        for positions, batch, failures in photo_batches(embedder, paths, batch_size):
             for _, err in failures:
                 _logger.warning("skipped %s", err)
             if batch is not None:
@@ -318,7 +308,7 @@ class TunedExtractor:
     def features(self, batch: torch.Tensor) -> np.ndarray:
         """`[n, 3, H, W]` normalised pixels -> float32 `[n, C]` tuned features."""
         x = batch.to(self.embedder.device).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), _autocast(self.embedder):
+        with torch.inference_mode(), self.embedder.autocast():
             h, hf = self.trunk(x).float(), self.trunk(torch.flip(x, dims=[3])).float()
         with torch.inference_mode():
             return ((self.tail(h) + self.tail(hf)) / 2).float().cpu().numpy()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +48,14 @@ class VisionEmbedder:
     def transform(self, image: Image.Image) -> torch.Tensor:
         return to_tensor(image, self.cfg)
 
+    def autocast(self) -> AbstractContextManager[object]:
+        """bf16 autocast on this embedder's device when its precision is bf16; else a no-op."""
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        return torch.autocast(device_type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
+
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         x = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
-        autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if self.precision == "bf16"
-                    else nullcontext())
-        with autocast:
+        with self.autocast():
             return self.model(x).float()
 
     def encode_images(self, batch: torch.Tensor) -> np.ndarray:
