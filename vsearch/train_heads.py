@@ -59,10 +59,15 @@ def row_meta(store: Store, kind: str) -> list[tuple[str, str]]:
     return [(pid, source) for _, pid, source in store.row_entries(kind)]
 
 
+def vectors_by_source(store: Store, kind: str) -> dict[str, np.ndarray]:
+    """Stored vectors of `kind` keyed by their photo source (how per-photo features line up with image rows)."""
+    _, vectors = store.load_vectors(kind)
+    return {src: vec for (_, src), vec in zip(row_meta(store, kind), vectors)}
+
+
 def colour_matrix(store: Store, ids: list[str], sources: list[str], cache: bool = True) -> np.ndarray:
     """`[n, COLOUR_DIM]` colour features of photo `sources`: from the store, computing (and caching) the rest."""
-    _, vectors = store.load_vectors(COLOUR_KIND)
-    have = {src: vec for (_, src), vec in zip(row_meta(store, COLOUR_KIND), vectors)}
+    have = vectors_by_source(store, COLOUR_KIND)
     if store.get_info("colour_version") not in (None, COLOUR_VERSION):
         have = {}
     todo = [i for i, src in enumerate(sources) if src not in have]
@@ -91,8 +96,7 @@ def tuned_matrix(store: Store, sources: list[str], tuned_id: str | None = None) 
     if tuned_id is not None and store.get_info("tuned_id") != tuned_id:
         raise IndexMismatchError("the index's fine-tuned features come from another fine-tuning run than these heads: "
                                  "re-run `vsearch train attributes --finetune-blocks N` on this index")
-    _, vectors = store.load_vectors(TUNED_KIND)
-    have = {src: vec for (_, src), vec in zip(row_meta(store, TUNED_KIND), vectors)}
+    have = vectors_by_source(store, TUNED_KIND)
     missing = sum(src not in have for src in sources)
     if missing:
         raise IndexMissingError(f"{missing} indexed photos have no fine-tuned features (added after fine-tuning?): "
