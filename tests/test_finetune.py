@@ -6,6 +6,7 @@ Runs on CPU; the CUDA path is the same code with `device="cuda"` and is not exer
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from typer.testing import CliRunner
 
 from vsearch.cli import app
 from vsearch.errors import BadQueryError
-from vsearch.finetune import TUNED_KIND, FinetuneConfig, Tail, Trunk, TunedExtractor
+from vsearch.finetune import FinetuneConfig
 from vsearch.train import TrainConfig
+from vsearch.tuned import TUNED_KIND, Tail, Trunk, TunedExtractor
 
 FAST = TrainConfig(hidden=0, epochs=12, patience=4, batch_size=512, lr=3e-3)
 
@@ -44,7 +46,7 @@ def test_trunk_and_tail_are_the_backbone(products_224: Path) -> None:
     x = torch.stack([emb.transform(load_image(p)) for p in photos])
     with torch.inference_mode():
         whole = emb.model(x)
-        for blocks in (1, 2):
+        for blocks in (1, 2, len(emb.model.blocks)):  # the last: the whole backbone, stem included
             split = Tail(emb.model, blocks).eval()(Trunk(emb.model, blocks)(x))
             torch.testing.assert_close(split, whole, atol=1e-4, rtol=1e-4)
 
@@ -102,11 +104,11 @@ def test_write_and_eval_read_tuned_features(tuned_index: tuple[Path, dict]) -> N
 
 
 def test_finetune_refuses_what_it_cannot_do(tiny_index: Path, tmp_path: Path) -> None:
-    from vsearch.finetune import _parts_of
     from vsearch.models import create_embedder
+    from vsearch.tuned import stages_to_train
 
     with pytest.raises(BadQueryError, match="EfficientNet-family"):
-        _parts_of(torch.nn.Linear(2, 2), "linear", 1)
+        stages_to_train(torch.nn.Linear(2, 2), "linear", 1)
     emb = create_embedder("tiny", device="cpu")
     with pytest.raises(BadQueryError, match="--finetune-blocks must be between 1 and"):
         TunedExtractor(emb, {"blocks": 99, "state": {}})  # type: ignore[arg-type]
@@ -116,3 +118,30 @@ def test_finetune_refuses_what_it_cannot_do(tiny_index: Path, tmp_path: Path) ->
                                    "--finetune-blocks", "99"])
     assert res.exit_code != 0 and "--finetune-blocks must be between" in res.output
     assert "Traceback" not in res.output
+    res = CliRunner().invoke(app, ["train", "attributes", "--index", str(index), "--column", "masterCategory",
+                                   "--finetune-blocks", "most"])
+    assert res.exit_code == 1 and "a number of block stages or 'all'" in res.output
+
+
+def test_whole_backbone_finetune(lite0_subset_index: Path, tmp_path: Path) -> None:
+    """`--finetune-blocks all` trains stem to head from cached pixels; its heads learn and tag new photos alike."""
+    from vsearch.images import load_image
+    from vsearch.store import Store
+    from vsearch.tags import Tagger
+
+    index = tmp_path / "index"
+    shutil.copytree(lite0_subset_index, index)
+    res = CliRunner().invoke(app, ["train", "attributes", "--index", str(index), "--column", "masterCategory",
+                                   "--no-rules", "--finetune-blocks", "all", "--finetune-epochs", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    head = report["heads"]["masterCategory"]
+    assert head["accuracy"] >= head["majority_baseline"]["accuracy"] + 0.15, head["accuracy"]
+    tagger = Tagger(index)
+    assert tagger.finetuned is not None and tagger.finetuned["blocks"] == 7
+    assert any(key.startswith("stem.") for key in tagger.finetuned["state"])  # the stem was trained too
+    with Store(index / "store.lmdb") as store:
+        _, tuned = store.load_vectors(TUNED_KIND)
+        source = store.row_entries(TUNED_KIND)[0][2]
+    live = tagger._tuned_extractor().features(tagger.embedder.transform(load_image(source))[None])[0]
+    assert float(live @ tuned[0] / np.linalg.norm(live) / np.linalg.norm(tuned[0])) > 0.99

@@ -20,8 +20,8 @@ from vsearch.manifest import STORE, read_manifest
 
 if TYPE_CHECKING:
     from vsearch.align import Aligner
-    from vsearch.finetune import TunedExtractor
     from vsearch.models.base import ImageEmbedder
+    from vsearch.tuned import TunedExtractor
 
 _logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class Tagger:
         return next((g.extra["finetune"] for g in self.groups.values() if "finetune" in g.extra), None)
 
     def _tuned_extractor(self) -> TunedExtractor:
-        from vsearch.finetune import TunedExtractor
+        from vsearch.tuned import TunedExtractor
 
         if self._tuned is None:
             if self.finetuned is None:

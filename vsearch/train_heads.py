@@ -20,7 +20,7 @@ import torch
 from vsearch.catalog import TITLE_COLUMNS, read_label_rows
 from vsearch.colour import COLOUR_DIM, COLOUR_KIND, COLOUR_VERSION, colour_features_of_paths
 from vsearch.errors import BadQueryError, IndexMismatchError, IndexMissingError
-from vsearch.finetune import TUNED_KIND, FinetuneConfig
+from vsearch.finetune import FinetuneConfig
 from vsearch.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, heads_path, save_group
 from vsearch.log import Progress, no_progress
 from vsearch.manifest import STORE, Manifest, read_manifest
@@ -28,6 +28,7 @@ from vsearch.rules import RULES_VERSION, apply_rules
 from vsearch.split import split_of
 from vsearch.store import Store
 from vsearch.train import TrainConfig, multiclass_report, train_multiclass, train_multilabel
+from vsearch.tuned import TUNED_KIND
 
 _logger = logging.getLogger(__name__)
 

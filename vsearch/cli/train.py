@@ -55,6 +55,18 @@ def _finish(report: dict[str, Any], report_path: Path | None, as_json: bool) -> 
         stdout.print(f"  title->image recall on the test split: {report['title_to_image_recall']}", highlight=False)
 
 
+def _finetune_blocks(value: str) -> int:
+    """--finetune-blocks: a count, or "all" (`vsearch.tuned.ALL_BLOCKS`)."""
+    from vsearch.errors import BadQueryError
+    from vsearch.tuned import ALL_BLOCKS
+
+    if value.strip().lower() == "all":
+        return ALL_BLOCKS
+    if not value.strip().isdigit():
+        raise BadQueryError(f"--finetune-blocks must be a number of block stages or 'all', not '{value}'")
+    return int(value)
+
+
 @app.command("attributes")
 def attributes_command(
     column: Annotated[list[str], typer.Option("--column", "-c", help="Label column to learn (repeat).")],
@@ -67,9 +79,10 @@ def attributes_command(
     hidden: HiddenOpt = 512,
     epochs: EpochsOpt = 60,
     balance: BalanceOpt = 0.5,
-    finetune_blocks: Annotated[int, typer.Option(
+    finetune_blocks: Annotated[str, typer.Option(
         "--finetune-blocks", help="Also fine-tune the backbone's last N block stages on these attributes (0: heads "
-        "only). The photos go through the frozen trunk once; minutes per epoch on CPU, seconds on a GPU.")] = 0,
+        "only; all: the whole backbone, best for colour). The photos go through the frozen trunk once; minutes per "
+        "epoch on CPU (all: ~7), seconds on a GPU.")] = "0",
     finetune_epochs: Annotated[int, typer.Option(help="Epochs of fine-tuning (with --finetune-blocks).")] = 10,
     seed: SeedOpt = 0,
     out: OutOpt = None,
@@ -82,8 +95,9 @@ def attributes_command(
         from vsearch.train import TrainConfig
         from vsearch.train_heads import train_attributes
 
-        finetune = (FinetuneConfig(blocks=finetune_blocks, epochs=finetune_epochs, balance=balance, seed=seed)
-                    if finetune_blocks else None)
+        blocks = _finetune_blocks(finetune_blocks)
+        finetune = (FinetuneConfig(blocks=blocks, epochs=finetune_epochs, balance=balance, seed=seed)
+                    if blocks else None)
         with progress_bar(not as_json and finetune is not None) as progress:
             result = train_attributes(resolve_index(index), column, labels=labels,
                                       rules=("pattern", "sleeve") if rules else (), colour=colour,
