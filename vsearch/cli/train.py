@@ -80,9 +80,9 @@ def attributes_command(
     epochs: EpochsOpt = 60,
     balance: BalanceOpt = 0.5,
     finetune_blocks: Annotated[str, typer.Option(
-        "--finetune-blocks", help="Also fine-tune the backbone's last N block stages on these attributes (0: heads "
-        "only; all: the whole backbone, best for colour). The photos go through the frozen trunk once; minutes per "
-        "epoch on CPU (all: ~7), seconds on a GPU.")] = "0",
+        "--finetune-blocks", metavar="N|all", help="Also fine-tune the backbone's last N block stages on these "
+        "attributes (0: heads only; all: the whole backbone, best for colour). The photos go through the frozen trunk "
+        "once; minutes per epoch on CPU (all: ~7), seconds on a GPU.")] = "0",
     finetune_epochs: Annotated[int, typer.Option(help="Epochs of fine-tuning (with --finetune-blocks).")] = 10,
     seed: SeedOpt = 0,
     out: OutOpt = None,
