@@ -137,6 +137,12 @@ def _batch(arr: np.ndarray, flips: np.ndarray | None, idx: np.ndarray, mirror: n
     return torch.from_numpy(x).to(device).contiguous(memory_format=torch.channels_last)
 
 
+def _views(arr: np.ndarray, flips: np.ndarray | None, idx: np.ndarray,
+           device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows `idx` as they are and mirrored: the two views every prediction here averages."""
+    return _batch(arr, flips, idx, None, device), _batch(arr, flips, idx, np.ones(len(idx), bool), device)
+
+
 def _random_crop(x: torch.Tensor, rng: np.random.Generator, min_scale: float = 0.75) -> torch.Tensor:
     """One random square crop of 75-100 % of the area for the whole batch, resized back (pixel inputs only)."""
     size = x.shape[-1]
@@ -232,8 +238,7 @@ def _accuracy(model: _MultiTask, acts: np.ndarray, flips: np.ndarray | None, ext
         for start in range(0, len(rows), 256):
             idx = rows[start:start + 256]
             e = extra[idx] if extra is not None else None
-            a = model(_batch(acts, flips, idx, None, device), e)
-            b = model(_batch(acts, flips, idx, np.ones(len(idx), bool), device), e)
+            a, b = (model(view, e) for view in _views(acts, flips, idx, device))
             for name in outs:
                 outs[name].append(a[name].float().softmax(1) + b[name].float().softmax(1))
     acc = {}
@@ -253,8 +258,7 @@ def tail_features(tail: Tail, acts: np.ndarray, flips: np.ndarray | None, device
     with torch.inference_mode(), autocast():
         for start in range(0, len(acts), batch_size):
             idx = np.arange(start, min(start + batch_size, len(acts)))
-            a = tail(_batch(acts, flips, idx, None, device))
-            b = tail(_batch(acts, flips, idx, np.ones(len(idx), bool), device))
+            a, b = (tail(view) for view in _views(acts, flips, idx, device))
             out.append(((a.float() + b.float()) / 2).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, int(tail.conv_head.out_channels)), np.float32)  # type: ignore[union-attr]
 

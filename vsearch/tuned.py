@@ -63,8 +63,8 @@ class Tail(torch.nn.Module):
     def __init__(self, model: torch.nn.Module, blocks: int) -> None:
         super().__init__()
         self.whole = blocks >= len(model.blocks)  # type: ignore[arg-type]
-        stem = torch.nn.Sequential(model.conv_stem, model.bn1)  # type: ignore[arg-type]
-        self.stem = copy.deepcopy(stem) if self.whole else torch.nn.Identity()
+        self.stem = (copy.deepcopy(torch.nn.Sequential(model.conv_stem, model.bn1))  # type: ignore[arg-type]
+                     if self.whole else torch.nn.Identity())
         self.blocks = copy.deepcopy(torch.nn.Sequential(*list(model.blocks)[-blocks:]))  # type: ignore[call-overload]
         self.conv_head, self.bn2 = copy.deepcopy(model.conv_head), copy.deepcopy(model.bn2)
 
