@@ -121,6 +121,9 @@ def test_finetune_refuses_what_it_cannot_do(tiny_index: Path, tmp_path: Path) ->
     res = CliRunner().invoke(app, ["train", "attributes", "--index", str(index), "--column", "masterCategory",
                                    "--finetune-blocks", "most"])
     assert res.exit_code == 1 and "a number of block stages or 'all'" in res.output
+    res = CliRunner().invoke(app, ["train", "attributes", "--index", str(index), "--column", "masterCategory",
+                                   "--stages", "--finetune-blocks", "1"])
+    assert res.exit_code == 1 and "--stages is for heads on frozen" in res.output
 
 
 def test_whole_backbone_finetune(lite0_subset_index: Path, tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def attributes_index(full_index: Path, tmp_path_factory: pytest.TempPathFactory)
     from vsearch.train_heads import train_attributes
 
     index = copy_index(full_index, tmp_path_factory.mktemp("attr") / "index")
-    report = train_attributes(index, ["articleType", "baseColour", "gender"], rules=("pattern",), cfg=FAST)
+    report = train_attributes(index, ["articleType", "baseColour", "gender"], rules=("pattern",), stages=True,
+                              cfg=FAST)
     return index, report
 
 
@@ -86,7 +87,7 @@ def test_checkpoint_round_trip_and_backbone_stamp(attributes_index: tuple[Path, 
     group = load_group(path)
     assert group.extra["rules_version"] == RULES_VERSION
     spec, head = group.heads["articleType"]
-    assert "Shirts" in spec.labels and spec.inputs == ["image", "colour"]
+    assert "Shirts" in spec.labels and spec.inputs == ["image", "colour", "stages"]
     assert spec.source == "column:articleType" and group.heads["pattern"][0].source.startswith("rules:")
     x = np.random.default_rng(0).normal(size=(4, spec.in_dim)).astype(np.float32)
     copy = tmp_path / "a.pt"
@@ -111,7 +112,7 @@ def test_random_heads_do_not_pass(attributes_index: tuple[Path, dict]) -> None:
     spec, _ = load_group(heads_path(index, "attributes")).heads["articleType"]
     with Store(index / "store.lmdb", readonly=True) as store:
         products = dict(store.iter_products())
-        feats = load_features(store, ["image", "colour"], cache=False)
+        feats = load_features(store, spec.inputs, cache=False)  # stage features: stored by the fixture
     random_head = build_head(spec)
     test = feats.split == "test"
     pred = np.asarray(spec.labels)[random_head.predict(feats.x[test]).argmax(axis=1)]
@@ -140,3 +141,56 @@ def test_group_file_is_written_atomically(tmp_path: Path) -> None:
     group = HeadGroup("attributes", {"model": "m", "weights_id": "w", "dim": 4}, {"x": (spec, build_head(spec))})
     save_group(tmp_path / "heads" / "attributes.pt", group)
     assert sorted(p.name for p in (tmp_path / "heads").iterdir()) == ["attributes.json", "attributes.pt"]
+
+
+def test_stage_features_see_colour(attributes_index: tuple[Path, dict]) -> None:
+    """Pooled stage maps carry the colour the final ImageNet embedding drops: alone, they beat it on baseColour."""
+    from vsearch.store import Store
+    from vsearch.train_heads import load_features
+
+    index, _ = attributes_index
+    with Store(index / "store.lmdb", readonly=True) as store:
+        products = dict(store.iter_products())
+        feats = load_features(store, ["image", "stages"], cache=False)
+    labels = [products[pid]["baseColour"] for pid in feats.ids]
+    accuracy = {kind: train_multiclass("baseColour", feats.parts[kind], labels, feats.split, [kind], FAST)[2][
+        "accuracy"] for kind in ("image", "stages")}
+    assert accuracy["stages"] >= accuracy["image"] + 0.04, accuracy
+
+
+def test_stage_features_of_new_photos_match_stored(attributes_index: tuple[Path, dict], products_224: Path) -> None:
+    """`vsearch tag` computes stage features of a new photo as training computed them for indexed photos."""
+    import torch
+
+    from vsearch.images import load_image
+    from vsearch.stages import stage_features
+    from vsearch.store import Store
+    from vsearch.tags import Tagger
+    from vsearch.train_heads import vectors_by_source
+
+    index, _ = attributes_index
+    tagger = Tagger(index)
+    assert "stages" in tagger.inputs
+    with Store(index / "store.lmdb", readonly=True) as store:
+        stored = vectors_by_source(store, "stages")
+    sources = sorted(stored)[:6]
+    live = stage_features(tagger.embedder, torch.stack([tagger.embedder.transform(load_image(s)) for s in sources]))
+    channels = sum(info["num_chs"] for info in tagger.embedder.model.feature_info)  # type: ignore[attr-defined]
+    assert live.shape == (6, 2 * channels)
+    want = np.stack([stored[s] for s in sources]).astype(np.float32)
+    cos = (live * want).sum(axis=1) / np.linalg.norm(live, axis=1) / np.linalg.norm(want, axis=1)
+    assert cos.min() > 0.99, cos
+    out = tagger.tag_photos(sources[:2])
+    assert set(out[0]["attributes"]) == {"articleType", "baseColour", "gender", "pattern"}
+
+
+def test_head_inputs_follow_the_backbone() -> None:
+    from vsearch.manifest import Manifest
+    from vsearch.train_heads import head_inputs
+
+    def manifest(model: str) -> Manifest:
+        return Manifest(model=model, weights_id="w", dim=512, preprocess={})
+
+    assert head_inputs(manifest("timm:tf_efficientnet_lite0"), True, True) == ["image", "colour", "stages"]
+    assert head_inputs(manifest("open_clip:ViT-B-32/laion2b_s34b_b79k"), True, True) == ["image", "colour"]
+    assert head_inputs(manifest("timm:tf_efficientnet_lite0"), False, False) == ["image"]

@@ -144,10 +144,11 @@ def test_cli_train_commands(tagged_index: tuple[Path, dict, dict], tmp_path: Pat
     index, _, _ = tagged_index
     runner = CliRunner()
     res = runner.invoke(app, ["train", "attributes", "--index", str(index), "--column", "masterCategory", "--no-rules",
-                              "--no-colour", "--hidden", "0", "--epochs", "3", "--out", str(tmp_path / "a.pt"),
-                              "--report", str(tmp_path / "a.json"), "--json"])
+                              "--no-colour", "--hidden", "0", "--epochs", "3",
+                              "--out", str(tmp_path / "a.pt"), "--report", str(tmp_path / "a.json"), "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
+    assert report["inputs"] == ["image"]  # stage maps are opt-in
     assert report["heads"]["masterCategory"]["accuracy"] > report["heads"]["masterCategory"]["majority_baseline"][
         "accuracy"] + 0.2
     assert json.loads((tmp_path / "a.json").read_text())["heads_path"] == str(tmp_path / "a.pt")

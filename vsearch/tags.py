@@ -153,6 +153,10 @@ class Tagger:
         feats = {"image": self.embedder.encode_images(batch)}
         if "colour" in self.inputs:
             feats["colour"] = np.stack([colour_features(im) for im in images])
+        if "stages" in self.inputs:
+            from vsearch.stages import stage_features
+
+            feats["stages"] = stage_features(self.embedder, batch)
         if "tuned" in self.inputs:
             feats["tuned"] = self._tuned_extractor().features(batch)
         return [{"photo": str(p), **r} for p, r in zip(photos, self.predict(feats))]
@@ -173,7 +177,8 @@ def write_tags(tagger: Tagger, index_dir: str | Path | None = None) -> dict[str,
         raise BadQueryError("--write needs --index")
     check_backbone(tagger.stamp, backbone_stamp(read_manifest(index_dir)), "heads")
     with Store(index_dir / STORE) as store:
-        feats = load_features(store, tagger.inputs, tuned_id=(tagger.finetuned or {}).get("id"))
+        feats = load_features(store, tagger.inputs, tuned_id=(tagger.finetuned or {}).get("id"),
+                              embedder=lambda: tagger.embedder)
         rows_of: dict[str, list[int]] = {}
         for i, pid in enumerate(feats.ids):
             rows_of.setdefault(pid, []).append(i)

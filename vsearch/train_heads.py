@@ -1,7 +1,8 @@
 """Train heads on an index: features from its store, labels from columns, title rules or a tag file.
 
-No second pass through the CNN: image vectors come from the store. Colour statistics need the
-photo pixels once (decode + histograms); they are cached in the store as vector kind "colour".
+Image vectors come from the store. Colour statistics (decode + histograms) and pooled stage maps
+(`vsearch.stages`: one more forward pass) are computed once per photo, when heads first need them,
+and cached in the store as vector kinds "colour" and "stages".
 Rows are split by product id with `vsearch.split` (the split the eval harness uses), so the test
 figures reported here are on products the heads never saw.
 """
@@ -12,13 +13,13 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from vsearch.catalog import TITLE_COLUMNS, read_label_rows
-from vsearch.colour import COLOUR_DIM, COLOUR_KIND, COLOUR_VERSION, colour_features_of_paths
+from vsearch.colour import COLOUR_KIND, COLOUR_VERSION, colour_features_of_paths
 from vsearch.errors import BadQueryError, IndexMismatchError, IndexMissingError
 from vsearch.finetune import FinetuneConfig
 from vsearch.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, heads_path, save_group
@@ -26,9 +27,15 @@ from vsearch.log import Progress, no_progress
 from vsearch.manifest import STORE, Manifest, read_manifest
 from vsearch.rules import RULES_VERSION, apply_rules
 from vsearch.split import split_of
+from vsearch.stages import STAGES_KIND, STAGES_VERSION, has_stages, stage_features_of_paths
 from vsearch.store import Store
 from vsearch.train import TrainConfig, multiclass_report, train_multiclass, train_multilabel
 from vsearch.tuned import TUNED_KIND
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from vsearch.models.base import ImageEmbedder
 
 _logger = logging.getLogger(__name__)
 
@@ -66,21 +73,27 @@ def vectors_by_source(store: Store, kind: str) -> dict[str, np.ndarray]:
     return {src: vec for (_, src), vec in zip(row_meta(store, kind), vectors)}
 
 
-def colour_matrix(store: Store, ids: list[str], sources: list[str], cache: bool = True) -> np.ndarray:
-    """`[n, COLOUR_DIM]` colour features of photo `sources`: from the store, computing (and caching) the rest."""
-    have = vectors_by_source(store, COLOUR_KIND)
-    if store.get_info("colour_version") not in (None, COLOUR_VERSION):
+def cached_matrix(store: Store, kind: str, version: str, ids: list[str], sources: list[str],
+                  compute: Callable[[Sequence[str]], tuple[np.ndarray, list[int]]], cache: bool = True) -> np.ndarray:
+    """`[n, d]` per-photo features of `kind` (made by `version` of their code): from the store, computing the rest.
+
+    Args:
+        compute: photo paths -> (features of those that decode, their positions); the others get zeros.
+        cache: store what was computed (and the version), so the next run reads it.
+    """
+    have = vectors_by_source(store, kind)
+    if store.get_info(f"{kind}_version") not in (None, version):
         have = {}
     todo = [i for i, src in enumerate(sources) if src not in have]
     if todo:
-        _logger.info("colour features of %d photos", len(todo))
-        feats, ok = colour_features_of_paths([sources[i] for i in todo])
+        _logger.info("%s features of %d photos", kind, len(todo))
+        feats, ok = compute([sources[i] for i in todo])
         for pos, vec in zip(ok, feats):
             have[sources[todo[pos]]] = vec
         if cache and len(ok):
-            store.add_vectors(COLOUR_KIND, [ids[todo[p]] for p in ok], [sources[todo[p]] for p in ok], feats)
-            store.set_info("colour_version", COLOUR_VERSION)
-    zero = np.zeros(COLOUR_DIM, np.float32)
+            store.add_vectors(kind, [ids[todo[p]] for p in ok], [sources[todo[p]] for p in ok], feats)
+            store.set_info(f"{kind}_version", version)
+    zero = np.zeros(len(next(iter(have.values()))) if have else 0, np.float32)
     return np.stack([have.get(src, zero) for src in sources]).astype(np.float32)
 
 
@@ -105,8 +118,16 @@ def tuned_matrix(store: Store, sources: list[str], tuned_id: str | None = None) 
     return np.stack([have[src] for src in sources]).astype(np.float32)
 
 
-def load_features(store: Store, inputs: list[str], cache: bool = True, tuned_id: str | None = None) -> Features:
-    """Features of every indexed photo, one part per kind: "image", "colour" and/or "tuned" (of run `tuned_id`)."""
+def load_features(store: Store, inputs: list[str], cache: bool = True, tuned_id: str | None = None,
+                  embedder: Callable[[], ImageEmbedder] | None = None, progress: Progress = no_progress) -> Features:
+    """Features of every indexed photo, one part per kind: "image", "colour", "stages" and/or "tuned".
+
+    Args:
+        tuned_id: the fine-tuning run whose "tuned" features the caller's heads read.
+        embedder: gives the index's backbone, called only when stage features must be computed (else the
+            stored ones must cover every photo).
+        progress: reports the stage feature pass.
+    """
     _, image = store.load_vectors("image")
     meta = row_meta(store, "image")
     if len(meta) != len(image) or not len(image):
@@ -118,13 +139,43 @@ def load_features(store: Store, inputs: list[str], cache: bool = True, tuned_id:
         if kind == "image":
             parts[kind] = image
         elif kind == COLOUR_KIND:
-            parts[kind] = colour_matrix(store, ids, sources, cache)
+            parts[kind] = cached_matrix(store, kind, COLOUR_VERSION, ids, sources, colour_features_of_paths, cache)
+        elif kind == STAGES_KIND:
+            parts[kind] = _stage_matrix(store, ids, sources, embedder, cache, progress)
         elif kind == TUNED_KIND:
             parts[kind] = tuned_matrix(store, sources, tuned_id)
         else:
             raise BadQueryError(f"unknown head input '{kind}'")
     split = np.array([split_of(pid) for pid in ids])
     return Features(ids, sources, parts, split)
+
+
+def _stage_matrix(store: Store, ids: list[str], sources: list[str], embedder: Callable[[], ImageEmbedder] | None,
+                  cache: bool, progress: Progress) -> np.ndarray:
+    def compute(paths: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        if embedder is None:
+            raise ValueError(f"{len(paths)} photos have no stored stage features, and no embedder was given")
+        return stage_features_of_paths(embedder(), paths, progress=progress)
+
+    return cached_matrix(store, STAGES_KIND, STAGES_VERSION, ids, sources, compute, cache)
+
+
+def index_embedder(index_dir: str | Path, device: str | None = None) -> ImageEmbedder:
+    """The backbone that built an index, with its preprocessing (checked to load the same weights)."""
+    from vsearch.models.registry import create_index_embedder
+
+    manifest = read_manifest(index_dir)
+    return create_index_embedder(backbone_stamp(manifest), resize=manifest.preprocess.get("resize", "squash"),
+                                 device=device)
+
+
+def head_inputs(manifest: Manifest, colour: bool, stages: bool) -> list[str]:
+    """Feature kinds frozen heads read: the image vector, colour statistics, stage maps (timm backbones only)."""
+    if stages and not has_stages(manifest.model):
+        _logger.warning("%s gives no stage maps: heads read the image vector%s", manifest.model,
+                     " and colour" if colour else "")
+    return ["image", *([COLOUR_KIND] if colour else []), *([STAGES_KIND] if stages and has_stages(manifest.model)
+                                                           else [])]
 
 
 def _metadata(store: Store, labels: str | Path | None) -> dict[str, dict[str, str]]:
@@ -134,7 +185,7 @@ def _metadata(store: Store, labels: str | Path | None) -> dict[str, dict[str, st
 
 
 def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str | Path | None = None,
-                     rules: tuple[str, ...] = ("pattern", "sleeve"), colour: bool = True,
+                     rules: tuple[str, ...] = ("pattern", "sleeve"), colour: bool = True, stages: bool = False,
                      cfg: TrainConfig | None = None, out: str | Path | None = None,
                      finetune: FinetuneConfig | None = None, progress: Progress = no_progress) -> dict[str, Any]:
     """One multi-class head per column (and per title-rule attribute); saved as the `attributes` group.
@@ -144,11 +195,13 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
         labels: labels file with an `id` column; default the metadata stored in the index.
         rules: rule-table attributes derived from titles (see `vsearch.rules`).
         colour: add pixel colour statistics to the image embedding.
+        stages: add the backbone's pooled stage maps (`vsearch.stages`; timm backbones, not with `finetune`): better
+            on photos like the catalogue's, worse under a change of rendition.
         out: checkpoint path; default `<index>/heads/attributes.pt`.
         finetune: fine-tune the backbone's last blocks on all these attributes (`vsearch.finetune`); the
             linear heads trained with the tail are kept, and they read the tuned features instead of the
             stored image vectors.
-        progress: (stage, done, total) callback for the fine-tuning passes.
+        progress: (stage, done, total) callback for the stage feature and fine-tuning passes.
 
     Returns:
         A report: per head, test-split metrics (accuracy, weighted/macro F1, per class, confusion).
@@ -160,9 +213,11 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
     cfg = cfg or TrainConfig()
     manifest = read_manifest(index_dir)
     stamp = backbone_stamp(manifest)
-    inputs = ["image", "colour"] if colour else ["image"]
+    if stages and finetune is not None:
+        raise BadQueryError("--stages is for heads on frozen features; --finetune-blocks trains its own features")
+    inputs = head_inputs(manifest, colour, stages)
     with Store(Path(index_dir) / STORE) as store:
-        feats = load_features(store, inputs)
+        feats = load_features(store, inputs, embedder=lambda: index_embedder(index_dir), progress=progress)
         meta = _metadata(store, labels)
     known = {col for m in meta.values() for col in m}
     missing = [c for c in columns if c not in known]
@@ -181,10 +236,11 @@ def train_attributes(index_dir: str | Path, columns: list[str], *, labels: str |
             _logger.warning("skipping %s: its title rules label too few training products", attr)
             continue
         targets[attr] = (values, f"rules:{RULES_VERSION}:{title_col}")
-    extra: dict[str, Any] = {"rules_version": RULES_VERSION, "colour_version": COLOUR_VERSION}
+    extra: dict[str, Any] = {"rules_version": RULES_VERSION, "colour_version": COLOUR_VERSION,
+                             "stages_version": STAGES_VERSION}
     finetune_report = None
     if finetune is not None:
-        extra["finetune"], finetune_report, heads, reports = _finetune(index_dir, manifest, feats, targets,
+        extra["finetune"], finetune_report, heads, reports = _finetune(index_dir, feats, targets,
                                                                        cfg.min_count, finetune, progress)
     else:
         heads, reports = {}, {}
@@ -215,7 +271,7 @@ def _classes(values: list[str], split: np.ndarray, min_count: int) -> tuple[list
     return keep, np.array([index.get(v, -1) for v in values], np.int64)
 
 
-def _finetune(index_dir: str | Path, manifest: Manifest, feats: Features, targets: dict[str, tuple[list[str], str]],
+def _finetune(index_dir: str | Path, feats: Features, targets: dict[str, tuple[list[str], str]],
               min_count: int, cfg: FinetuneConfig, progress: Progress
               ) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[HeadSpec, Head]], dict[str, Any]]:
     """Fine-tune the tail with a linear head per attribute; store the tuned features; the heads read them.
@@ -224,7 +280,6 @@ def _finetune(index_dir: str | Path, manifest: Manifest, feats: Features, target
         (the tail checkpoint for the head group, the fine-tuning report, heads, per-head test reports).
     """
     from vsearch.finetune import finetune_features
-    from vsearch.models.registry import create_index_embedder
 
     classes = {name: _classes(values, feats.split, min_count) for name, (values, _) in targets.items()}
     few = [name for name, (keep, _) in classes.items() if len(keep) < 2]
@@ -235,9 +290,9 @@ def _finetune(index_dir: str | Path, manifest: Manifest, feats: Features, target
     if colour is not None:
         train = feats.split == "train"
         mean, std = colour[train].mean(axis=0), np.maximum(colour[train].std(axis=0), 1e-3)
-    embedder = create_index_embedder(backbone_stamp(manifest), resize=manifest.preprocess.get("resize", "squash"))
-    tuned = finetune_features(embedder, feats.sources, {name: idx for name, (_, idx) in classes.items()}, feats.split,
-                              cfg, Path(index_dir), None if colour is None else (colour - mean) / std, progress)
+    tuned = finetune_features(index_embedder(index_dir), feats.sources,
+                              {name: idx for name, (_, idx) in classes.items()}, feats.split, cfg, Path(index_dir),
+                              None if colour is None else (colour - mean) / std, progress)
     if not tuned.decoded.all():
         _logger.warning("%d photos no longer decode; their tuned features are zero", int((~tuned.decoded).sum()))
     with Store(Path(index_dir) / STORE) as store:
@@ -280,8 +335,9 @@ def read_tag_file(path: str | Path) -> dict[str, set[str]]:
     return out
 
 
-def train_tags(index_dir: str | Path, tags_file: str | Path, *, colour: bool = True,
-               cfg: TrainConfig | None = None, out: str | Path | None = None) -> dict[str, Any]:
+def train_tags(index_dir: str | Path, tags_file: str | Path, *, colour: bool = True, stages: bool = False,
+               cfg: TrainConfig | None = None, out: str | Path | None = None,
+               progress: Progress = no_progress) -> dict[str, Any]:
     """A multi-label head on the products listed in `tags_file`; saved as the `tags` group.
 
     Products the file does not list are not used (unknown is not "no tags"); a listed product with an
@@ -289,18 +345,20 @@ def train_tags(index_dir: str | Path, tags_file: str | Path, *, colour: bool = T
     """
     start = time.perf_counter()
     cfg = cfg or TrainConfig()
-    stamp = backbone_stamp(read_manifest(index_dir))
-    inputs = ["image", "colour"] if colour else ["image"]
+    manifest = read_manifest(index_dir)
+    stamp = backbone_stamp(manifest)
+    inputs = head_inputs(manifest, colour, stages)
     tagged = read_tag_file(tags_file)
     with Store(Path(index_dir) / STORE) as store:
-        feats = load_features(store, inputs)
+        feats = load_features(store, inputs, embedder=lambda: index_embedder(index_dir), progress=progress)
     rows = np.array([i for i, pid in enumerate(feats.ids) if pid in tagged], dtype=np.int64)
     if not len(rows):
         raise BadQueryError(f"none of the {len(tagged)} products in {tags_file} is in index {index_dir}")
     spec, head, report = train_multilabel("tags", feats.x[rows], [tagged[feats.ids[i]] for i in rows],
                                           feats.split[rows], inputs, cfg, f"file:{Path(tags_file).name}")
     path = Path(out) if out else heads_path(index_dir, "tags")
-    save_group(path, HeadGroup("tags", stamp, {"tags": (spec, head)}, {"colour_version": COLOUR_VERSION}))
+    save_group(path, HeadGroup("tags", stamp, {"tags": (spec, head)},
+                               {"colour_version": COLOUR_VERSION, "stages_version": STAGES_VERSION}))
     report["products_not_in_index"] = len(set(tagged) - set(feats.ids))
     return {"group": "tags", "heads_path": str(path), "backbone": stamp, "inputs": inputs, "config": asdict(cfg),
             "seconds": round(time.perf_counter() - start, 1), "heads": {"tags": report}}

@@ -25,6 +25,10 @@ HiddenOpt = Annotated[int, typer.Option(min=0, help="Hidden units of the MLP hea
 EpochsOpt = Annotated[int, typer.Option(min=1, help="Most epochs (early stopping on the validation split).")]
 ColourOpt = Annotated[bool, typer.Option("--colour/--no-colour", help="Add pixel colour statistics of the photos "
                                          "(one decode pass, cached in the index).")]
+StagesOpt = Annotated[bool, typer.Option("--stages/--no-stages", help="Add the backbone's pooled stage maps: better "
+                                         "on photos shot like the catalogue, worse on other renditions (timm "
+                                         "backbones; one forward pass, cached in the index; not with "
+                                         "--finetune-blocks).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Checkpoint path (default: INDEX/heads/GROUP.pt).")]
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the full JSON report here.")]
 SeedOpt = Annotated[int, typer.Option(help="Random seed (runs are deterministic).")]
@@ -76,6 +80,7 @@ def attributes_command(
     rules: Annotated[bool, typer.Option("--rules/--no-rules", help="Also learn pattern and sleeve, labelled by "
                                         "the title rule table.")] = True,
     colour: ColourOpt = True,
+    stages: StagesOpt = False,
     hidden: HiddenOpt = 512,
     epochs: EpochsOpt = 60,
     balance: BalanceOpt = 0.5,
@@ -98,9 +103,9 @@ def attributes_command(
         blocks = _finetune_blocks(finetune_blocks)
         finetune = (FinetuneConfig(blocks=blocks, epochs=finetune_epochs, balance=balance, seed=seed)
                     if blocks else None)
-        with progress_bar(not as_json and finetune is not None) as progress:
+        with progress_bar(not as_json) as progress:
             result = train_attributes(resolve_index(index), column, labels=labels,
-                                      rules=("pattern", "sleeve") if rules else (), colour=colour,
+                                      rules=("pattern", "sleeve") if rules else (), colour=colour, stages=stages,
                                       cfg=TrainConfig(hidden=hidden, epochs=epochs, balance=balance, seed=seed),
                                       out=out, finetune=finetune, progress=progress)
     _finish(result, report, as_json)
@@ -111,6 +116,7 @@ def tags_command(
     tags: Annotated[Path, typer.Option("--tags", help="CSV with id,tags columns; tags separated by ';'.")],
     index: IndexOpt = None,  # type: ignore[assignment]
     colour: ColourOpt = True,
+    stages: StagesOpt = False,
     hidden: HiddenOpt = 512,
     epochs: EpochsOpt = 60,
     seed: SeedOpt = 0,
@@ -123,8 +129,9 @@ def tags_command(
         from vsearch.train import TrainConfig
         from vsearch.train_heads import train_tags
 
-        result = train_tags(resolve_index(index), tags, colour=colour,
-                            cfg=TrainConfig(hidden=hidden, epochs=epochs, seed=seed), out=out)
+        with progress_bar(not as_json) as progress:
+            result = train_tags(resolve_index(index), tags, colour=colour, stages=stages,
+                                cfg=TrainConfig(hidden=hidden, epochs=epochs, seed=seed), out=out, progress=progress)
     _finish(result, report, as_json)
 
 

@@ -124,7 +124,8 @@ def heads_predictor(ctx: EvalContext) -> tuple[Predictor, list[str]] | None:
         return None
     group = load_group(path, backbone_stamp(ctx.manifest))
     inputs = next(iter(group.heads.values()))[0].inputs  # one group is trained on one feature set
-    feats = load_features(ctx.store, inputs, cache=False, tuned_id=group.extra.get("finetune", {}).get("id"))
+    feats = load_features(ctx.store, inputs, cache=False, tuned_id=group.extra.get("finetune", {}).get("id"),
+                          embedder=lambda: ctx.embedder)
     rows: dict[str, list[int]] = {}
     for i, pid in enumerate(feats.ids):
         rows.setdefault(pid, []).append(i)
