@@ -172,10 +172,9 @@ def index_embedder(index_dir: str | Path, device: str | None = None) -> ImageEmb
 def head_inputs(manifest: Manifest, colour: bool, stages: bool) -> list[str]:
     """Feature kinds frozen heads read: the image vector, colour statistics, stage maps (timm backbones only)."""
     if stages and not has_stages(manifest.model):
-        _logger.warning("%s gives no stage maps: heads read the image vector%s", manifest.model,
-                     " and colour" if colour else "")
-    return ["image", *([COLOUR_KIND] if colour else []), *([STAGES_KIND] if stages and has_stages(manifest.model)
-                                                           else [])]
+        _logger.warning("%s gives no stage maps: --stages is ignored", manifest.model)
+        stages = False
+    return ["image", *([COLOUR_KIND] if colour else []), *([STAGES_KIND] if stages else [])]
 
 
 def _metadata(store: Store, labels: str | Path | None) -> dict[str, dict[str, str]]:
