@@ -6,10 +6,13 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vsearch.atomic import atomic_write_text
 from vsearch.errors import IndexMismatchError, IndexMissingError
+
+if TYPE_CHECKING:
+    from vsearch.models.base import ResizeMode
 
 MANIFEST = "manifest.json"
 IMAGE_INDEX = "image.faiss"
@@ -41,6 +44,11 @@ class Manifest:
     created: str = field(default_factory=now_iso)
     updated: str = field(default_factory=now_iso)
     build: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resize(self) -> ResizeMode:
+        """How the index's photos were made square; indexes from before the option was recorded squashed."""
+        return self.preprocess.get("resize", "squash")  # type: ignore[no-any-return]
 
     def check_model(self, model: str | None, weights_id: str | None = None, dim: int | None = None) -> None:
         """Raise `IndexMismatchError` when a model other than the one that built the index is used."""

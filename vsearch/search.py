@@ -93,8 +93,8 @@ class Searcher:
         if self._embedder is None:
             from vsearch.models import create_embedder
 
-            resize = self.manifest.preprocess.get("resize", "squash")
-            emb = create_embedder(self.manifest.model, weights=self._weights, device=self._device, resize=resize)
+            emb = create_embedder(self.manifest.model, weights=self._weights, device=self._device,
+                                  resize=self.manifest.resize)
             self.manifest.check_model(emb.name, None if self._weights else emb.weights_id, emb.dim)
             self._embedder = emb
         return self._embedder

@@ -86,7 +86,7 @@ class Tagger:
         if self._embedder is None:
             from vsearch.models.registry import create_index_embedder
 
-            resize = self.manifest.preprocess.get("resize", "squash") if self.manifest else "squash"
+            resize = self.manifest.resize if self.manifest else "squash"
             self._embedder = create_index_embedder(self.stamp, resize=resize, device=self.device)
         return self._embedder
 

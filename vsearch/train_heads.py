@@ -165,8 +165,7 @@ def index_embedder(index_dir: str | Path, device: str | None = None) -> ImageEmb
     from vsearch.models.registry import create_index_embedder
 
     manifest = read_manifest(index_dir)
-    return create_index_embedder(backbone_stamp(manifest), resize=manifest.preprocess.get("resize", "squash"),
-                                 device=device)
+    return create_index_embedder(backbone_stamp(manifest), resize=manifest.resize, device=device)
 
 
 def head_inputs(manifest: Manifest, colour: bool, stages: bool) -> list[str]:

@@ -99,7 +99,7 @@ def add_command(
         manifest = read_manifest(path)
         cat = load_catalog(catalog, labels, id_from=id_from)  # type: ignore[arg-type]
         embedder = create_embedder(manifest.model, weights=weights, device=device, precision=precision,
-                                   resize=manifest.preprocess.get("resize", "squash"))
+                                   resize=manifest.resize)
         text = (create_text_embedder(manifest.text_model, device=device)
                 if manifest.text_model and cat.title_column else None)
         with progress_bar(not as_json) as progress:

@@ -58,7 +58,7 @@ class EvalContext:
             from vsearch.models import create_embedder
 
             emb = create_embedder(self.manifest.model, device=self.device,
-                                  resize=self.manifest.preprocess.get("resize", "squash"))
+                                  resize=self.manifest.resize)
             self.manifest.check_model(emb.name, emb.weights_id, emb.dim)
             self._embedder = emb
         return self._embedder
