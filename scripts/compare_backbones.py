@@ -26,7 +26,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 def pooled(embedder: object, paths: list[Path]) -> dict[str, np.ndarray]:
     """avg / max / GeM(p=3) pooled unit vectors of the backbone's last feature map."""
-    from vsearch.embed import PhotoDataset, _collate
+    from vsearch.models.embed import PhotoDataset, _collate
 
     loader = torch.utils.data.DataLoader(PhotoDataset(paths, embedder.transform), batch_size=64,  # type: ignore[attr-defined]
                                          collate_fn=_collate)

@@ -64,7 +64,7 @@ def generation(index: Path) -> int:
     """The store's generation as another process sees it (-1 before the store exists)."""
     import lmdb
 
-    from vsearch.store import Store
+    from vsearch.index.store import Store
 
     if not (index / "store.lmdb" / "data.mdb").is_file():
         return -1
@@ -79,7 +79,7 @@ def done_with_store(index: Path, want_sources: set[str], gone_ids: set[str]) -> 
     """True once every photo in `want_sources` is embedded and every id in `gone_ids` is removed."""
     import lmdb
 
-    from vsearch.store import Store
+    from vsearch.index.store import Store
 
     try:
         with Store(index / "store.lmdb", readonly=True) as store:
@@ -135,8 +135,8 @@ def run_to_end(op: str, labels: Path | list[str], index: Path) -> float:
 
 def check_after_kill(index: Path) -> dict[str, object]:
     """Consistency audit plus a real query through a Searcher (which syncs a lagging index in memory)."""
-    from vsearch.search import Searcher
-    from vsearch.update import check_consistency
+    from vsearch.index.search import Searcher
+    from vsearch.index.update import check_consistency
 
     audit = check_consistency(index)
     if audit["problems"]:
@@ -154,8 +154,8 @@ def check_after_kill(index: Path) -> dict[str, object]:
 
 
 def check_final(index: Path, expected: dict[str, str]) -> dict[str, object]:
-    from vsearch.store import Store
-    from vsearch.update import check_consistency
+    from vsearch.index.store import Store
+    from vsearch.index.update import check_consistency
 
     audit = check_consistency(index)
     assert not audit["problems"], audit["problems"]
@@ -173,7 +173,7 @@ def check_final(index: Path, expected: dict[str, str]) -> dict[str, object]:
 
 def run(kills: int, work: Path, seed: int = 0, n_a: int = 200) -> dict[str, object]:
     """`kills` real kill -9s of build/add/remove, each followed by a check; then build and add run to completion."""
-    from vsearch.catalog import load_catalog
+    from vsearch.catalog.reader import load_catalog
 
     rng = random.Random(seed)
     a_labels, b_labels, expected = make_catalogs(work, n_a=n_a)

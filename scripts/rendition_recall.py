@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from vsearch.search import Searcher
+    from vsearch.index.search import Searcher
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--index", default="indexes/default")

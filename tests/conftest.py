@@ -57,8 +57,8 @@ def subset_catalog(products_224: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="session")
 def tiny_index(subset_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index of the 300-product subset built with the tiny random-init model (fast)."""
-    from vsearch.build import build_catalog_index
-    from vsearch.catalog import load_catalog
+    from vsearch.catalog.reader import load_catalog
+    from vsearch.index.build import build_catalog_index
     from vsearch.models import create_embedder, create_text_embedder
 
     index_dir = tmp_path_factory.mktemp("tiny-index")
@@ -70,8 +70,8 @@ def tiny_index(subset_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 def lite0_subset_index(subset_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same subset indexed with the real default model (EfficientNet-Lite0, ImageNet weights)."""
-    from vsearch.build import build_catalog_index
-    from vsearch.catalog import load_catalog
+    from vsearch.catalog.reader import load_catalog
+    from vsearch.index.build import build_catalog_index
     from vsearch.models import create_embedder
 
     index_dir = tmp_path_factory.mktemp("lite0-index")
@@ -88,8 +88,8 @@ def full_index(products_224: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     reuse = os.environ.get("VSEARCH_TEST_FULL_INDEX")
     if reuse and (Path(reuse) / "manifest.json").is_file():
         return Path(reuse)
-    from vsearch.build import build_catalog_index
-    from vsearch.catalog import load_catalog
+    from vsearch.catalog.reader import load_catalog
+    from vsearch.index.build import build_catalog_index
     from vsearch.models import create_embedder, create_text_embedder
 
     index_dir = Path(reuse) if reuse else tmp_path_factory.mktemp("full-index")

@@ -25,7 +25,7 @@ def main() -> None:
     t0 = time.perf_counter()
     import torch
 
-    from vsearch.tags import Tagger
+    from vsearch.tags.tagger import Tagger
 
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()

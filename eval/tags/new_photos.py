@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=120)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    from vsearch.tags import Tagger
+    from vsearch.tags.tagger import Tagger
 
     data = Path(args.data)
     with (data / "products-224" / "labels.csv").open(newline="") as fh:

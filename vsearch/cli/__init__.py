@@ -38,7 +38,7 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    from vsearch.log import setup_logging
+    from vsearch.core.log import setup_logging
 
     setup_logging(verbose)
 

@@ -34,9 +34,9 @@ def bench_command(
 ) -> None:
     """Measure embedding rate, index QPS/recall/memory and query latency; write JSON and a Markdown table."""
     with user_errors():
-        from vsearch.autoindex import parse_memory
-        from vsearch.bench import BenchConfig, run_bench, write_results
-        from vsearch.errors import BadQueryError
+        from vsearch.bench.run import BenchConfig, run_bench, write_results
+        from vsearch.core.errors import BadQueryError
+        from vsearch.index.autoindex import parse_memory
 
         root = catalog or _default_catalog()
         kw = {"model": model, "max_memory": parse_memory(max_memory), "source_index": source_index}

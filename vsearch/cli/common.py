@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from vsearch.log import Progress, no_progress
+from vsearch.core.log import Progress, no_progress
 
 DEFAULT_INDEX = Path("indexes") / "default"
 
@@ -38,7 +38,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the library's `VsearchError`s (and Ctrl-C) into a one-line message and a non-zero exit."""
-    from vsearch.errors import VsearchError
+    from vsearch.core.errors import VsearchError
 
     try:
         yield
@@ -81,7 +81,7 @@ def resolve_index(index: Path | None) -> Path:
 def read_batch_file(batch: Path) -> list[Path]:
     """Photo paths listed one per line (blank lines and `#` comments skipped); relative ones resolve
     from the current folder, else from the list's folder."""
-    from vsearch.errors import BadQueryError
+    from vsearch.core.errors import BadQueryError
 
     if not batch.is_file():
         raise BadQueryError(f"batch file not found: {batch}")

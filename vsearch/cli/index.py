@@ -52,8 +52,8 @@ def build_command(
 ) -> None:
     """Embed every photo (and title) of CATALOG and build its FAISS index. Re-running resumes."""
     with user_errors():
-        from vsearch.build import build_catalog_index
-        from vsearch.catalog import load_catalog
+        from vsearch.catalog.reader import load_catalog
+        from vsearch.index.build import build_catalog_index
         from vsearch.models import create_embedder, create_text_embedder
 
         cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column)  # type: ignore[arg-type]
@@ -90,9 +90,9 @@ def add_command(
 ) -> None:
     """Add or update (upsert by id) products in a built index, without retraining it. Re-running resumes."""
     with user_errors():
-        from vsearch.build import add_products
-        from vsearch.catalog import load_catalog
-        from vsearch.manifest import read_manifest
+        from vsearch.catalog.reader import load_catalog
+        from vsearch.index.build import add_products
+        from vsearch.index.manifest import read_manifest
         from vsearch.models import create_embedder, create_text_embedder
 
         path = resolve_index(index)
@@ -124,7 +124,7 @@ def remove_command(
 ) -> None:
     """Delete products (all their photos and titles) from an index. Unknown ids are reported, not fatal."""
     with user_errors():
-        from vsearch.update import remove_products
+        from vsearch.index.update import remove_products
 
         report = remove_products(resolve_index(index), ids)
     if as_json:
@@ -149,7 +149,7 @@ def info_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # t
     from dataclasses import asdict
 
     with user_errors():
-        from vsearch.manifest import read_manifest
+        from vsearch.index.manifest import read_manifest
 
         path = resolve_index(index)
         manifest = read_manifest(path)

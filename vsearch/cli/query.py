@@ -21,7 +21,7 @@ from vsearch.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from vsearch.search import Hit, Searcher
+    from vsearch.index.search import Hit, Searcher
 
 TITLE_KEYS = ("title", "productDisplayName", "name", "product_name")
 CATEGORY_KEYS = ("articleType", "category", "type", "subCategory")
@@ -48,7 +48,7 @@ def query_command(
     if modes != 1:
         raise fail("give exactly one of: PHOTO..., --text, --like, --batch")
     with user_errors():
-        from vsearch.search import Searcher
+        from vsearch.index.search import Searcher
 
         with Searcher(resolve_index(index), model=model, weights=weights, device=device, where=where) as searcher:
             if batch is not None:
@@ -64,7 +64,7 @@ def query_command(
 
 
 def _run_batch(searcher: Searcher, batch: Path, k: int, as_json: bool) -> None:
-    from vsearch.errors import BadImageError, BadQueryError
+    from vsearch.core.errors import BadImageError, BadQueryError
 
     paths = read_batch_file(batch)
     failed = 0

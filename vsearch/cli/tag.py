@@ -38,7 +38,7 @@ def tag_command(
     if sum(bool(x) for x in (photos, batch, write)) != 1:
         raise fail("give exactly one of: PHOTO..., --batch, --write")
     with user_errors():
-        from vsearch.tags import Tagger, write_tags
+        from vsearch.tags.tagger import Tagger, write_tags
 
         index_dir = resolve_index(index) if index is not None or heads is None or write else None
         tagger = Tagger(index_dir, heads, device=None if device == "auto" else device, zero_shot=zero_shot)
@@ -58,7 +58,7 @@ def tag_command(
 
 
 def _run_batch(tagger: Any, batch: Path, as_json: bool) -> None:
-    from vsearch.errors import BadImageError
+    from vsearch.core.errors import BadImageError
 
     paths = read_batch_file(batch)
     failed = 0

@@ -38,7 +38,7 @@ BalanceOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Class weights
 
 def _finish(report: dict[str, Any], report_path: Path | None, as_json: bool) -> None:
     if report_path is not None:
-        from vsearch.atomic import atomic_write_text
+        from vsearch.core.atomic import atomic_write_text
 
         atomic_write_text(report_path, json.dumps(report, indent=1, ensure_ascii=False))
     if as_json:
@@ -60,9 +60,9 @@ def _finish(report: dict[str, Any], report_path: Path | None, as_json: bool) -> 
 
 
 def _finetune_blocks(value: str) -> int:
-    """--finetune-blocks: a count, or "all" (`vsearch.tuned.ALL_BLOCKS`)."""
-    from vsearch.errors import BadQueryError
-    from vsearch.tuned import ALL_BLOCKS
+    """--finetune-blocks: a count, or "all" (`vsearch.models.tuned.ALL_BLOCKS`)."""
+    from vsearch.core.errors import BadQueryError
+    from vsearch.models.tuned import ALL_BLOCKS
 
     if value.strip().lower() == "all":
         return ALL_BLOCKS
@@ -96,9 +96,9 @@ def attributes_command(
 ) -> None:
     """One multi-class head per column; test-split accuracy, F1, per-class figures and confusion matrices."""
     with user_errors():
-        from vsearch.finetune import FinetuneConfig
-        from vsearch.train import TrainConfig
-        from vsearch.train_heads import train_attributes
+        from vsearch.tags.finetune import FinetuneConfig
+        from vsearch.tags.train import TrainConfig
+        from vsearch.tags.train_heads import train_attributes
 
         blocks = _finetune_blocks(finetune_blocks)
         finetune = (FinetuneConfig(blocks=blocks, epochs=finetune_epochs, balance=balance, seed=seed)
@@ -126,8 +126,8 @@ def tags_command(
 ) -> None:
     """A multi-label tag head; per-tag thresholds calibrated on the validation split."""
     with user_errors():
-        from vsearch.train import TrainConfig
-        from vsearch.train_heads import train_tags
+        from vsearch.tags.train import TrainConfig
+        from vsearch.tags.train_heads import train_tags
 
         with progress_bar(not as_json) as progress:
             result = train_tags(resolve_index(index), tags, colour=colour, stages=stages,
@@ -150,7 +150,7 @@ def align_command(
 ) -> None:
     """Map text into the image space (contrastive on image-title pairs) for text search and zero-shot tags."""
     with user_errors():
-        from vsearch.align import AlignConfig, train_align
+        from vsearch.tags.align import AlignConfig, train_align
 
         result = train_align(resolve_index(index), text_column=text_column,
                              cfg=AlignConfig(hidden=hidden, epochs=epochs, seed=seed), out=out,

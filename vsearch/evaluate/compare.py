@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vsearch.atomic import atomic_write_text
-from vsearch.errors import VsearchError
+from vsearch.core.atomic import atomic_write_text
+from vsearch.core.errors import VsearchError
 
 DEFAULT_TOLERANCE = 0.02
 GATED = re.compile(r"(hit@\d+|precision@1|map@10|ndcg@10|accuracy|f1_macro|f1_weighted|top5_accuracy|map|micro_ap"

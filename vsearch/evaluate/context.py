@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vsearch.manifest import STORE, Manifest, read_manifest
+from vsearch.index.manifest import STORE, Manifest, read_manifest
 
 if TYPE_CHECKING:
     from PIL import Image
 
+    from vsearch.index.store import Store
     from vsearch.models.base import ImageEmbedder
-    from vsearch.store import Store
 
 _logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class EvalContext:
 
     def __init__(self, index_dir: str | Path, *, device: str = "cpu", batch_size: int = 64,
                  workers: int | None = None) -> None:
-        from vsearch.store import Store
+        from vsearch.index.store import Store
 
         self.index_dir = Path(index_dir)
         self.manifest: Manifest = read_manifest(self.index_dir)
@@ -89,7 +89,7 @@ class EvalContext:
 
     def embed_paths(self, paths: Sequence[Path | str]) -> tuple[np.ndarray, np.ndarray]:
         """Embed photo files (cached by path): `[n, dim]` vectors and `[n]` bool, False for a bad photo."""
-        from vsearch.embed import embed_photos
+        from vsearch.models.embed import embed_photos
 
         todo = list(dict.fromkeys(str(p) for p in paths if str(p) not in self._cache))
         if todo:

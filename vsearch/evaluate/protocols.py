@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from vsearch.catalog import IMAGE_SUFFIXES, LABEL_FILES, TITLE_COLUMNS, load_catalog, read_label_rows
-from vsearch.errors import CatalogError
+from vsearch.catalog.reader import IMAGE_SUFFIXES, LABEL_FILES, TITLE_COLUMNS, load_catalog, read_label_rows
+from vsearch.core.errors import CatalogError
+from vsearch.core.metrics import group_max, per_query_metrics, rank_hits, summarize
+from vsearch.core.split import split_of
 from vsearch.evaluate.context import EvalContext
 from vsearch.evaluate.suite import Filter, MultiviewCfg, RenditionCfg, SimilarCfg, TextCfg
-from vsearch.metrics import group_max, per_query_metrics, rank_hits, summarize
-from vsearch.split import split_of
 
 
 def score(ctx: EvalContext, queries: np.ndarray, kind: str = "image") -> tuple[np.ndarray, list[str]]:

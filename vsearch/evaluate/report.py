@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from vsearch import __version__
-from vsearch.atomic import atomic_write_text
-from vsearch.manifest import now_iso
+from vsearch.core.atomic import atomic_write_text
+from vsearch.index.manifest import now_iso
 
 SUMMARY_KS = (1, 5, 10)
 

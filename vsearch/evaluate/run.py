@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from vsearch.errors import IndexMismatchError
+from vsearch.core.errors import IndexMismatchError
+from vsearch.core.log import timed
 from vsearch.evaluate.context import EvalContext
 from vsearch.evaluate.suite import Suite
-from vsearch.log import timed
-from vsearch.manifest import MANIFEST
+from vsearch.index.manifest import MANIFEST
 
 _logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def ensure_index(suite: Suite, index_dir: Path | None, device: str = "cpu", work
     Raises:
         IndexMismatchError: the index was built with another model than the suite names.
     """
-    from vsearch.manifest import read_manifest
+    from vsearch.index.manifest import read_manifest
 
     target = index_dir or default_index_dir(suite)
     if (target / MANIFEST).is_file():
@@ -39,8 +39,8 @@ def ensure_index(suite: Suite, index_dir: Path | None, device: str = "cpu", work
             raise IndexMismatchError(f"suite {suite.name} evaluates {suite.model}, but {target} was built with "
                                      f"{manifest.model}; pass another --index or fix the suite's model")
         return target
-    from vsearch.build import build_catalog_index
-    from vsearch.catalog import load_catalog
+    from vsearch.catalog.reader import load_catalog
+    from vsearch.index.build import build_catalog_index
     from vsearch.models import DEFAULT_MODEL, create_embedder, create_text_embedder
 
     text = create_text_embedder(device=device) if suite.text is not None else None

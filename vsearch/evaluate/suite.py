@@ -13,8 +13,8 @@ from typing import Any
 
 import tomllib
 
-from vsearch.errors import VsearchError
-from vsearch.split import SPLIT_SALT
+from vsearch.core.errors import VsearchError
+from vsearch.core.split import SPLIT_SALT
 
 ATTRIBUTES = ("articleType", "baseColour", "usage", "gender", "season")
 Filter = tuple[tuple[str, tuple[str, ...]], ...]

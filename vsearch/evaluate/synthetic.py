@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from vsearch.catalog import load_catalog
+from vsearch.catalog.images import load_image
+from vsearch.catalog.reader import load_catalog
+from vsearch.core.metrics import group_max, summarize
+from vsearch.core.split import split_of
 from vsearch.evaluate.context import EvalContext
 from vsearch.evaluate.distort import KINDS, distort, view_rng
 from vsearch.evaluate.protocols import evaluate, gallery_views, same_id, sample, score
 from vsearch.evaluate.suite import MultiviewCfg, SyntheticCfg
-from vsearch.images import load_image
-from vsearch.metrics import group_max, summarize
-from vsearch.split import split_of
 
 DISTRACTORS = 40
 """Catalogue photos cut up as background clutter."""

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from vsearch.core.metrics import multilabel_report, tag_report
+from vsearch.core.split import split_of
 from vsearch.evaluate.context import EvalContext
 from vsearch.evaluate.suite import TagsCfg
-from vsearch.metrics import multilabel_report, tag_report
-from vsearch.split import split_of
 
 _logger = logging.getLogger(__name__)
 
@@ -116,8 +116,8 @@ def heads_predictor(ctx: EvalContext) -> tuple[Predictor, list[str]] | None:
     Returns None when the index has no attribute heads. A product with several photos is scored by the
     mean of its photos' probabilities. The second value lists the attributes the heads cover.
     """
-    from vsearch.heads import backbone_stamp, heads_path, load_group
-    from vsearch.train_heads import load_features
+    from vsearch.index.heads import backbone_stamp, heads_path, load_group
+    from vsearch.tags.features import load_features
 
     path = heads_path(ctx.index_dir, "attributes")
     if not path.is_file():

@@ -6,7 +6,7 @@ import os
 import socket
 from urllib.parse import urlparse
 
-from vsearch.errors import WeightsUnavailableError
+from vsearch.core.errors import WeightsUnavailableError
 
 PROBE_TIMEOUT_S = 3.0
 

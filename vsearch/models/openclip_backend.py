@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vsearch.errors import UnknownModelError, WeightsUnavailableError
+from vsearch.core.errors import UnknownModelError, WeightsUnavailableError
 from vsearch.models.base import PreprocessCfg, ResizeMode
 from vsearch.models.timm_backend import VisionEmbedder, file_identity
 

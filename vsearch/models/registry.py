@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vsearch.errors import UnknownModelError
+from vsearch.core.errors import UnknownModelError
 
 if TYPE_CHECKING:
     from vsearch.models.base import ImageEmbedder, ResizeMode, TextEmbedder
@@ -97,7 +97,7 @@ def create_index_embedder(stamp: dict[str, Any], *, resize: ResizeMode = "squash
     Raises:
         IndexMismatchError: this machine loads other weights for that model name.
     """
-    from vsearch.errors import IndexMismatchError
+    from vsearch.core.errors import IndexMismatchError
 
     emb = create_embedder(stamp["model"], device=device, resize=resize)
     if emb.weights_id != stamp.get("weights_id") or emb.dim != stamp.get("dim"):

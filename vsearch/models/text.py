@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vsearch.errors import UnknownModelError, WeightsUnavailableError
+from vsearch.core.errors import UnknownModelError, WeightsUnavailableError
 
 
 class MiniLMTextEmbedder:

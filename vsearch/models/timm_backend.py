@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vsearch.errors import UnknownModelError, WeightsUnavailableError
+from vsearch.core.errors import UnknownModelError, WeightsUnavailableError
 from vsearch.models.base import PreprocessCfg, ResizeMode
 from vsearch.models.transform import to_tensor
 

@@ -1,0 +1,1 @@
+"""`vsearch serve`: the HTTP API and web page over one loaded index (FastAPI + uvicorn)."""
