@@ -248,10 +248,13 @@ def test_multiview_takes_an_id_per_folder_catalogue(grocery: Path, tiny_index: P
     from vsearch.evaluate.protocols import multiview
     from vsearch.evaluate.suite import MultiviewCfg
 
-    products = sorted(p.name for p in (grocery / "phone").iterdir())[:3]
+    with (grocery / "labels.csv").open(newline="") as fh:
+        phone = [r for r in csv.DictReader(fh) if r["source"] == "phone"]
+    products = sorted({r["id"] for r in phone})[:3]
     for pid in products:
         (tmp_path / "mv" / pid).mkdir(parents=True)
-        for i, photo in enumerate(sorted((grocery / "phone" / pid).glob("*.jpg"))[:6]):
+        photos = sorted(grocery / r["image"] for r in phone if r["id"] == pid)[:6]
+        for i, photo in enumerate(photos):
             (tmp_path / "mv" / pid / f"view{i}.jpg").symlink_to(photo)
     with EvalContext(tiny_index, workers=0) as ctx:
         result = multiview(ctx, MultiviewCfg("folder", tmp_path / "mv"), [1, 5], seed=0)
