@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,18 +37,20 @@ def make_catalogs(work: Path, n_a: int = 120, n_b: int = 30, upserts: int = 4) -
     picked = rows[::23][:n_a + n_b + upserts]
     a_rows, b_new, spare = picked[:n_a], picked[n_a:n_a + n_b], picked[n_a + n_b:]
     b_rows = b_new + [{**a_rows[i], "image": spare[i]["image"]} for i in range(upserts)]
+    photos = work / "images"  # the photos copied into the work folder: catalogue paths stay inside it
+    photos.mkdir(parents=True, exist_ok=True)
+    for row in picked:
+        shutil.copyfile(DATA / row["image"], photos / Path(row["image"]).name)
     paths = []
     for name, data in (("A", a_rows), ("B", b_rows)):
-        folder = work / name
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / "labels.csv").open("w", newline="") as fh:
+        with (work / f"{name}.csv").open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
             for row in data:
-                writer.writerow({**row, "image": str(DATA / row["image"])})
-        paths.append(folder / "labels.csv")
-    expected = {r["id"]: str(DATA / r["image"]) for r in a_rows}
-    expected.update({r["id"]: str(DATA / r["image"]) for r in b_rows})
+                writer.writerow({**row, "image": f"images/{Path(row['image']).name}"})
+        paths.append(work / f"{name}.csv")
+    expected = {r["id"]: str(photos / Path(r["image"]).name) for r in a_rows}
+    expected.update({r["id"]: str(photos / Path(r["image"]).name) for r in b_rows})
     return paths[0], paths[1], expected
 
 

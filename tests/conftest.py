@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,9 @@ def grocery(data_dir: Path) -> Path:
 
 
 def write_subset(products_224: Path, out_dir: Path, n: int, every: int = 1) -> Path:
-    """A labels.csv over `n` real products (every `every`-th row), with absolute image paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """A labels.csv over `n` real products (every `every`-th row), their photos copied beside it
+    (catalogue paths must stay inside the catalogue folder)."""
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
     with (products_224 / "labels.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))[::every][:n]
     labels = out_dir / "labels.csv"
@@ -44,7 +46,9 @@ def write_subset(products_224: Path, out_dir: Path, n: int, every: int = 1) -> P
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "image": str(products_224 / row["image"])})
+            image = f"images/{Path(row['image']).name}"
+            shutil.copyfile(products_224 / row["image"], out_dir / image)
+            writer.writerow({**row, "image": image})
     return labels
 
 
