@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from vsearch.cli.common import (
     stdout,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from vsearch.index.verify import Verdict
 
 app = typer.Typer(no_args_is_help=True, help="Build and inspect indexes.")
 
@@ -160,13 +163,17 @@ def info_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # t
 
     with user_errors(as_json):
         from vsearch.index.manifest import read_manifest
+        from vsearch.index.verify import verify_index
 
         path = resolve_index(index)
         manifest = read_manifest(path)
+        verdict = verify_index(path, deep=False)
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    info = {"index": str(path), **asdict(manifest), "size_bytes": size}
+    info = {"index": str(path), **asdict(manifest), "size_bytes": size, "health": verdict.to_dict()}
     if as_json:
         print_json(info)
+        if verdict.problems:
+            raise typer.Exit(1)
         return
     for key in ("index", "model", "weights_id", "dim", "metric", "index_type", "count", "products", "text_model",
                 "text_count", "vsearch_version", "created", "updated"):
@@ -182,3 +189,49 @@ def info_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # t
     if build.get("needs_retrain"):
         stdout.print(f"[bold]{'retrain':<16}[/] [yellow]{build['needs_retrain']}[/]", highlight=False, soft_wrap=True)
     stdout.print(f"[bold]{'build':<16}[/] {build}", highlight=False)
+    _print_health(verdict)
+    if verdict.problems:
+        raise typer.Exit(1)
+
+
+def _print_health(verdict: Verdict) -> None:
+    state = "ok" if verdict.ok else ("DAMAGED" if verdict.problems else "behind its store")
+    stdout.print(f"[bold]{'health':<16}[/] {state}", highlight=False)
+    for problem in verdict.problems:
+        stderr.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
+    for note in verdict.behind:
+        stderr.print(f"[yellow]behind:[/] {note}", highlight=False, soft_wrap=True)
+
+
+@app.command("verify")
+def verify_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # type: ignore[assignment]
+    """Check store, FAISS files and manifest against each other (counts, generations, checksums); exit 1 when
+    anything is wrong."""
+    with user_errors(as_json):
+        from vsearch.index.verify import verify_index
+
+        verdict = verify_index(resolve_index(index))
+    if as_json:
+        print_json(verdict.to_dict())
+    else:
+        _print_health(verdict)
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
+@app.command("repair")
+def repair_command(index: IndexOpt = None, wait: WaitOpt = None,  # type: ignore[assignment]
+                   as_json: JsonOpt = False) -> None:
+    """Rebuild the FAISS files from the store without re-embedding; refuses when the store is damaged."""
+    with user_errors(as_json):
+        from vsearch.index.verify import repair_index
+
+        verdict = repair_index(resolve_index(index), wait=wait)
+    if as_json:
+        print_json(verdict.to_dict())
+    else:
+        stdout.print(f"repaired {verdict.index_dir}: {verdict.counts.get('image_rows')} image vectors, "
+                     f"{verdict.counts.get('title_rows')} title vectors republished from the store", highlight=False)
+        _print_health(verdict)
+    if not verdict.ok:
+        raise typer.Exit(1)
