@@ -187,6 +187,9 @@ def remove_products(index_dir: str | Path, product_ids: list[str], wait: float |
     start = time.perf_counter()
     report = UpdateReport(str(index_dir))
     with open_writable(index_dir, wait) as store:
+        for name in (IMAGE_INDEX, TEXT_INDEX):  # a damaged FAISS file refuses the removal before the store changes
+            if (index_dir / name).is_file():
+                load_index(index_dir / name, use_gpu=False)
         present = [pid for pid in product_ids if store.get_product(pid) is not None or store.product_rows(pid)]
         report.missing_ids = [pid for pid in product_ids if pid not in present]
         report.rows_removed = len(store.remove_products(present)) if present else 0
