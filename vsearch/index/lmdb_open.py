@@ -10,6 +10,7 @@ read-only filesystem, where no writer can run, do they open without it.
 from __future__ import annotations
 
 import errno
+import os
 import struct
 import threading
 from pathlib import Path
@@ -65,6 +66,14 @@ def check_data_file(store_dir: Path) -> None:
 
 _envs: dict[str, list[object]] = {}  # real path -> [environment, users]: LMDB allows one open per process
 _guard = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child must not use its parent's environments (LMDB forbids it): it opens its own."""
+    _envs.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def open_env(store_dir: Path, readonly: bool, tables: tuple[bytes, ...]) -> tuple[lmdb.Environment, list[object]]:

@@ -23,7 +23,7 @@ LOCK_FILE = "write.lock"
 DEFAULT_WAIT = 5.0
 WAIT_ENV = "VSEARCH_LOCK_WAIT"
 
-_held: dict[str, list[int]] = {}  # lock path -> [fd, depth] of the locks this process holds
+_held: dict[str, list[int]] = {}  # lock path + thread -> [fd, depth] of the locks this process holds
 _guard = threading.Lock()
 
 
@@ -53,14 +53,15 @@ def acquire(index_dir: str | Path, wait: float | None = None) -> str:
     import fcntl
 
     index_dir = Path(index_dir)
-    key = str((index_dir / LOCK_FILE).absolute())
+    path = str((index_dir / LOCK_FILE).absolute())
+    key = f"{path}\0{threading.get_ident()}"  # re-entrant per thread: two threads are two writers
     with _guard:
         if key in _held:
             _held[key][1] += 1
             return key
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as exc:
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise IndexReadOnlyError(f"index {index_dir} is read-only ({exc.strerror}): it cannot be changed") from None
@@ -83,6 +84,13 @@ def acquire(index_dir: str | Path, wait: float | None = None) -> str:
     with _guard:
         _held[key] = [fd, 1]
     return key
+
+
+def _forget_after_fork() -> None:
+    _held.clear()  # the child's copies of the fds are closed by its exit; it takes its own locks
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def release(key: str) -> None:
@@ -108,7 +116,7 @@ def release(key: str) -> None:
 
 def holds(index_dir: str | Path) -> bool:
     """True when this process holds the writer lock of `index_dir`."""
-    return str((Path(index_dir) / LOCK_FILE).absolute()) in _held
+    return f"{(Path(index_dir) / LOCK_FILE).absolute()}\0{threading.get_ident()}" in _held
 
 
 @contextmanager
