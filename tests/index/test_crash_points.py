@@ -136,3 +136,13 @@ def test_crash_env_var_works_through_the_cli(world, tmp_path: Path) -> None:  # 
                             cwd=ROOT, capture_output=True, text=True, check=False)
     assert repair.returncode == 0, repair.stdout + repair.stderr
     assert not (index / "publish.json").exists() and verify_index(index).ok
+
+
+def test_resumed_add_reports_its_new_products_as_added(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    index = tmp_path / "resume"
+    shutil.copytree(world["base"], index)
+    assert _crash(world, "add", index, "after-store-commit") == CRASH_EXIT  # the products are in the store
+    report = add_products(load_catalog(world["b"]), index, world["emb"], world["text"], workers=0)
+    # the 3 new products are reported added (not "updated"); the 1 upserted product, whose old photo row the
+    # crashed run already replaced, cannot be told from a new one and counts as added too
+    assert report.products_added + report.products_updated == 4 and report.products_added >= 3
