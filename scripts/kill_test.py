@@ -4,7 +4,9 @@ Usage: python scripts/kill_test.py [--kills 20] [--seed 0] [--work DIR] [--json 
 
 Real photos (../shared/data/products-224), the tiny model, real lmdb and FAISS, real SIGKILL of a
 subprocess, timed by watching the store's commits from outside (mid-embedding, mid-removal, during
-the FAISS/manifest writes, or at a random moment). Runs that finish first are retried, not counted.
+the FAISS/manifest writes, or at a random moment). Only kills that interrupted work count (the store had
+committed something of the run, or a publish was under way); runs that finish first or die before
+changing anything are retried.
 After every kill: `check_consistency` finds no problem (an index that is merely behind
 its store is allowed) and a Searcher answers a query. At the end one build and one add run to
 completion: every product is present exactly once, with exactly its photos, and the saved FAISS files
@@ -184,7 +186,7 @@ def run(kills: int, work: Path, seed: int = 0, n_a: int = 200) -> dict[str, obje
     kill_during.last_duration = run_to_end("build", a_labels, work / "calibrate")  # type: ignore[attr-defined]
     log: list[dict[str, object]] = []
     attempts = 0
-    while len(log) < kills and attempts < 4 * kills:
+    while len(log) < kills and attempts < 8 * kills:
         attempts += 1
         built = (index / "manifest.json").is_file()
         if not built and len(log) >= 3:  # the first build was killed 3 times: let it finish once
@@ -200,8 +202,10 @@ def run(kills: int, work: Path, seed: int = 0, n_a: int = 200) -> dict[str, obje
             want = ({str(p.path) for p in load_catalog(arg).photos}, set())
         mode = rng.choice(["embed", "finalize", "any"]) if op != "remove" else rng.choice(["finalize", "any"])
         event = kill_during(command(op, arg, index), index, mode, rng, want)
-        if not event["killed"]:
-            continue  # finished before the chosen moment: not a kill, try again
+        pending = (index / "publish.json").exists() or any(index.glob("*.pending"))
+        event["interrupted_work"] = bool(event["killed"] and (event["commits_seen"] or pending))
+        if not event["interrupted_work"]:
+            continue  # finished first, or killed before it changed anything: not counted, try again
         audit = check_after_kill(index)
         log.append({"kill": len(log) + 1, "op": op, "mode": mode, **event,
                     "generation": audit.get("generation"), "synced_generation": audit.get("synced_generation"),
