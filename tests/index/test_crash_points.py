@@ -8,7 +8,6 @@ every product present exactly once with exactly its photos.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.index.test_updates import _load_kill_script
 from vsearch.catalog.reader import load_catalog
 from vsearch.index.build import add_products, build_catalog_index
 from vsearch.index.publish import CRASH_ENV, CRASH_EXIT, CRASH_POINTS
@@ -29,17 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 REMOVED = 2
 
 
-def _kill_script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("kill_test", ROOT / "scripts" / "kill_test.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     work = tmp_path_factory.mktemp("crash")
-    kill = _kill_script()
+    kill = _load_kill_script()
     a, b, expected = kill.make_catalogs(work / "cat", n_a=8, n_b=3, upserts=1)
     emb, text = create_embedder("tiny", device="cpu"), create_text_embedder(device="cpu")
     base = work / "base"
