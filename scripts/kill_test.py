@@ -4,7 +4,9 @@ Usage: python scripts/kill_test.py [--kills 20] [--seed 0] [--work DIR] [--json 
 
 Real photos (../shared/data/products-224), the tiny model, real lmdb and FAISS, real SIGKILL of a
 subprocess, timed by watching the store's commits from outside (mid-embedding, mid-removal, during
-the FAISS/manifest writes, or at a random moment). Runs that finish first are retried, not counted.
+the FAISS/manifest writes, or at a random moment). Only kills that interrupted work count (the store had
+committed something of the run, or a publish was under way); runs that finish first or die before
+changing anything are retried.
 After every kill: `check_consistency` finds no problem (an index that is merely behind
 its store is allowed) and a Searcher answers a query. At the end one build and one add run to
 completion: every product is present exactly once, with exactly its photos, and the saved FAISS files
@@ -18,6 +20,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,18 +39,20 @@ def make_catalogs(work: Path, n_a: int = 120, n_b: int = 30, upserts: int = 4) -
     picked = rows[::23][:n_a + n_b + upserts]
     a_rows, b_new, spare = picked[:n_a], picked[n_a:n_a + n_b], picked[n_a + n_b:]
     b_rows = b_new + [{**a_rows[i], "image": spare[i]["image"]} for i in range(upserts)]
+    photos = work / "images"  # the photos copied into the work folder: catalogue paths stay inside it
+    photos.mkdir(parents=True, exist_ok=True)
+    for row in picked:
+        shutil.copyfile(DATA / row["image"], photos / Path(row["image"]).name)
     paths = []
     for name, data in (("A", a_rows), ("B", b_rows)):
-        folder = work / name
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / "labels.csv").open("w", newline="") as fh:
+        with (work / f"{name}.csv").open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
             for row in data:
-                writer.writerow({**row, "image": str(DATA / row["image"])})
-        paths.append(folder / "labels.csv")
-    expected = {r["id"]: str(DATA / r["image"]) for r in a_rows}
-    expected.update({r["id"]: str(DATA / r["image"]) for r in b_rows})
+                writer.writerow({**row, "image": f"images/{Path(row['image']).name}"})
+        paths.append(work / f"{name}.csv")
+    expected = {r["id"]: str(photos / Path(r["image"]).name) for r in a_rows}
+    expected.update({r["id"]: str(photos / Path(r["image"]).name) for r in b_rows})
     return paths[0], paths[1], expected
 
 
@@ -181,7 +186,7 @@ def run(kills: int, work: Path, seed: int = 0, n_a: int = 200) -> dict[str, obje
     kill_during.last_duration = run_to_end("build", a_labels, work / "calibrate")  # type: ignore[attr-defined]
     log: list[dict[str, object]] = []
     attempts = 0
-    while len(log) < kills and attempts < 4 * kills:
+    while len(log) < kills and attempts < 8 * kills:
         attempts += 1
         built = (index / "manifest.json").is_file()
         if not built and len(log) >= 3:  # the first build was killed 3 times: let it finish once
@@ -197,8 +202,10 @@ def run(kills: int, work: Path, seed: int = 0, n_a: int = 200) -> dict[str, obje
             want = ({str(p.path) for p in load_catalog(arg).photos}, set())
         mode = rng.choice(["embed", "finalize", "any"]) if op != "remove" else rng.choice(["finalize", "any"])
         event = kill_during(command(op, arg, index), index, mode, rng, want)
-        if not event["killed"]:
-            continue  # finished before the chosen moment: not a kill, try again
+        pending = (index / "publish.json").exists() or any(index.glob("*.pending"))
+        event["interrupted_work"] = bool(event["killed"] and (event["commits_seen"] or pending))
+        if not event["interrupted_work"]:
+            continue  # finished first, or killed before it changed anything: not counted, try again
         audit = check_after_kill(index)
         log.append({"kill": len(log) + 1, "op": op, "mode": mode, **event,
                     "generation": audit.get("generation"), "synced_generation": audit.get("synced_generation"),

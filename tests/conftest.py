@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,9 @@ def grocery(data_dir: Path) -> Path:
 
 
 def write_subset(products_224: Path, out_dir: Path, n: int, every: int = 1) -> Path:
-    """A labels.csv over `n` real products (every `every`-th row), with absolute image paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """A labels.csv over `n` real products (every `every`-th row), their photos copied beside it
+    (catalogue paths must stay inside the catalogue folder)."""
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
     with (products_224 / "labels.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))[::every][:n]
     labels = out_dir / "labels.csv"
@@ -44,7 +46,9 @@ def write_subset(products_224: Path, out_dir: Path, n: int, every: int = 1) -> P
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "image": str(products_224 / row["image"])})
+            image = f"images/{Path(row['image']).name}"
+            shutil.copyfile(products_224 / row["image"], out_dir / image)
+            writer.writerow({**row, "image": image})
     return labels
 
 
@@ -79,20 +83,41 @@ def lite0_subset_index(subset_catalog: Path, tmp_path_factory: pytest.TempPathFa
     return index_dir
 
 
+def code_hash() -> str:
+    """SHA-256 of the code that turns photos into an index (catalog, models, index, core) and the labels."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for folder in ("core", "catalog", "models", "index"):
+        for path in sorted((ROOT / "vsearch" / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    digest.update((DATA / "products-224" / "labels.csv").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
 def full_index(products_224: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """All 8,146 products-224 photos and titles with the default model: built once (~2 min on 2 cores).
 
-    Set VSEARCH_TEST_FULL_INDEX to a built index to reuse it across runs.
+    Set VSEARCH_TEST_FULL_INDEX to a folder to reuse the index across runs: it is reused only when the
+    `code_hash` it was built by matches the code now (else rebuilt from scratch), so an embedding
+    regression cannot hide behind stored vectors.
     """
-    reuse = os.environ.get("VSEARCH_TEST_FULL_INDEX")
-    if reuse and (Path(reuse) / "manifest.json").is_file():
-        return Path(reuse)
     from vsearch.catalog.reader import load_catalog
     from vsearch.index.build import build_catalog_index
     from vsearch.models import create_embedder, create_text_embedder
 
-    index_dir = Path(reuse) if reuse else tmp_path_factory.mktemp("full-index")
+    reuse = os.environ.get("VSEARCH_TEST_FULL_INDEX")
+    stamp = code_hash()
+    if reuse:
+        index_dir = Path(reuse)
+        if (index_dir / "manifest.json").is_file() and (index_dir / "code_hash").is_file() and \
+                (index_dir / "code_hash").read_text().strip() == stamp:
+            return index_dir
+        shutil.rmtree(index_dir, ignore_errors=True)
+    else:
+        index_dir = tmp_path_factory.mktemp("full-index")
     build_catalog_index(load_catalog(products_224), index_dir, create_embedder(device="cpu"),
                         create_text_embedder(device="cpu"))
+    (index_dir / "code_hash").write_text(stamp + "\n")
     return index_dir

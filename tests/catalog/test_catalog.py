@@ -88,5 +88,5 @@ def test_bad_catalogues_raise(tmp_path: Path) -> None:
         load_catalog(tmp_path / "noid")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "labels.jsonl").write_text('{"id": 1\n')
-    with pytest.raises(CatalogError, match="cannot read"):
+    with pytest.raises(CatalogError, match="line 1: not valid JSON"):
         load_catalog(tmp_path / "broken")

@@ -129,3 +129,69 @@ def test_user_errors_are_one_line(tmp_path: Path, tiny_index: Path, products_224
         code, out, err = invoke(*args)
         assert code != 0, args
         assert err.startswith("error: ") and "Traceback" not in err and len(err.strip().splitlines()) <= 2, (args, err)
+
+
+# -- the smaller items (#14), each checked through the real CLI ------------------------------
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_labels_csv_shape_errors_name_the_line(tmp_path: Path, products_224: Path) -> None:
+    (tmp_path / "c" / "images").mkdir(parents=True)
+    shutil.copyfile(products_224 / "images" / "10001.jpg", tmp_path / "c" / "images" / "a.jpg")
+    cases = {"id,image,id\n1,images/a.jpg,2\n": "line 1: column 'id' appears more than once",
+             "id,image\n1,images/a.jpg\nid,image\n2,images/a.jpg\n": "line 3: the header row is repeated",
+             "id,image,title\n1,images/a.jpg,x\n2,images/a.jpg\n": "line 3: 2 fields, the header has 3"}
+    for text, want in cases.items():
+        labels = _write(tmp_path / "c" / "labels.csv", text)
+        code, _, err = invoke("index", "build", str(labels), "-m", "tiny", "--index", str(tmp_path / "i"))
+        assert code == 1 and want in err and err.count("\n") == 1, (text, err)
+
+
+def test_query_input_errors_come_before_the_model_and_are_one_line(tiny_index: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_index, broken)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    (broken / "manifest.json").write_text(json.dumps({**manifest, "model": "timm:no_such_model_anywhere"}))
+    cases = {("query", str(tmp_path)): "a folder, not a photo",  # a directory as a photo
+             ("query", str(tmp_path / "nope.jpg")): "no such file",
+             ("query", "--text", ""): "--text is empty",
+             ("query", "--batch", str(_write(tmp_path / "blank.txt", "\n  \n\n"))): "lists no photo paths",
+             ("query", str(tmp_path / "nope.jpg"), "-k", "0"): "-k must be at least 1"}
+    for args, want in cases.items():  # the index's model cannot even load: these must fail before it is tried
+        code, _, err = invoke(*args, "--index", str(broken))
+        assert code == 1 and err.startswith("error:") and want in err and err.count("\n") == 1, (args, err)
+        code, out, _ = invoke(*args, "--index", str(broken), "--json")
+        assert code == 1 and want in json.loads(out)["error"]
+
+
+def test_batch_from_stdin_and_scores_clamped(tiny_index: Path, subset_catalog: Path) -> None:
+    with (subset_catalog / "labels.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))[:2]
+    photos = [str(subset_catalog / r["image"]) for r in rows]
+    result = runner.invoke(app, ["query", "--batch", "-", "-k", "2", "--index", str(tiny_index), "--json"],
+                           input="\n".join(photos) + "\n")
+    assert result.exit_code == 0, result.output
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["query"] for d in docs] == photos
+    for doc, pid in zip(docs, [r["id"] for r in rows]):  # each photo finds its own product first, scored <= 1
+        assert doc["results"][0]["id"] == pid and 0.99 <= doc["results"][0]["score"] <= 1.0
+        assert all(r["score"] <= 1.0 for r in doc["results"])
+
+
+def test_query_during_an_interrupted_write_warns_on_one_line(tiny_index: Path, tmp_path: Path,
+                                                            products_224: Path) -> None:
+    from vsearch.index.store import Store
+
+    index = tmp_path / "behind"
+    shutil.copytree(tiny_index, index)
+    with Store(index / "store.lmdb") as store:  # the state a writer leaves between its commit and its publish
+        store.remove_products(["10001"])
+    code, out, err = invoke("query", str(products_224 / "images" / "10001.jpg"), "--index", str(index), "--json")
+    assert code == 0 and "10001" not in {r["id"] for r in json.loads(out)["results"]}
+    warnings = [line for line in err.splitlines() if line.strip()]
+    assert len(warnings) == 1 and warnings[0].startswith("warning:") and "behind its store" in warnings[0]

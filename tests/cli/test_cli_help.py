@@ -24,7 +24,8 @@ print(json.dumps({"code": code, "loaded": sorted(m for m in HEAVY if m in sys.mo
 
 
 @pytest.mark.parametrize("args", [["--help"], ["index", "--help"], ["index", "build", "--help"],
-                                  ["index", "add", "--help"], ["index", "remove", "--help"], ["query", "--help"],
+                                  ["index", "add", "--help"], ["index", "remove", "--help"],
+                                  ["index", "verify", "--help"], ["index", "repair", "--help"], ["query", "--help"],
                                   ["bench", "--help"]])
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=ROOT, check=True)

@@ -132,7 +132,7 @@ def lite0_report(lite0_subset_index: Path, subset_catalog: Path, data_dir: Path,
     return out / "report.json", suite
 
 
-def test_report_has_every_protocol_and_the_tags(lite0_report: tuple[Path, Path]) -> None:
+def test_report_has_every_protocol_and_the_tags(lite0_report: tuple[Path, Path], subset_catalog: Path) -> None:
     path, _ = lite0_report
     report = json.loads(path.read_text())
     protocols = report["retrieval"]["protocols"]
@@ -149,7 +149,10 @@ def test_report_has_every_protocol_and_the_tags(lite0_report: tuple[Path, Path])
     grocery = protocols["multiview:grocery"]["metrics"]["exact"]
     assert grocery["queries"] == 150 and grocery["hit@1"] > 0.2  # a real model finds real products
     tags = report["tags"]["attributes"]
-    assert set(tags) == {"articleType", "gender"} and tags["gender"]["metrics"]["accuracy"] > 0.6
+    with (subset_catalog / "labels.csv").open(newline="") as fh:  # a constant guess scores the majority share
+        genders = [row["gender"] for row in csv.DictReader(fh)]
+    majority = max(genders.count(g) for g in set(genders)) / len(genders)
+    assert set(tags) == {"articleType", "gender"} and tags["gender"]["metrics"]["accuracy"] > majority + 0.05
     assert "map" in report["tags"]["multilabel"]["metrics"]
     files = {p.name for p in path.parent.iterdir()}
     assert {"report.md", "recall_at_k.png", "confusion_articleType.png", "f1_gender.png"} <= files

@@ -172,6 +172,6 @@ def test_random_kill9_leaves_consistent_resumable_index(tmp_path: Path, kill_scr
 
     `run` checks every killed state (no audit problem, a query answers) and the final one itself."""
     result = kill_script.run(3, tmp_path, seed=3, n_a=60)
-    assert len(result["kills"]) == 3 and all(k["killed"] for k in result["kills"])
+    assert len(result["kills"]) == 3 and all(k["killed"] and k["interrupted_work"] for k in result["kills"])
     assert result["final"]["products"] == result["expected_products"] == 90
     assert result["final"]["image_rows"] == 90

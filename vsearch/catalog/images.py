@@ -36,6 +36,8 @@ def load_image(path: str | Path, decode_side: int = DECODE_SIDE) -> Image.Image:
         BadImageError: missing, empty, truncated, not an image, too small or too large.
     """
     path = Path(path)
+    if path.is_dir():
+        raise BadImageError(f"{path}: a folder, not a photo")
     if not path.is_file():
         raise BadImageError(f"{path}: no such file")
     if path.stat().st_size == 0:

@@ -29,23 +29,43 @@ stderr = Console(stderr=True)
 stdout = Console()
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print `error: message` on stderr and return the Exit to raise."""
+WaitOpt = Annotated[float | None, typer.Option("--wait", min=0, help="Seconds to wait for another process writing "
+                                               "the index (default: $VSEARCH_LOCK_WAIT or 5).")]
+
+
+def fail(message: str, code: int = 1, as_json: bool = False) -> typer.Exit:
+    """Print `error: message` on stderr (and `{"error": ...}` on stdout with --json); return the Exit to raise."""
+    message = " ".join(str(message).split())  # always one line
+    if as_json:
+        print_json({"error": message})
     stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the library's `VsearchError`s (and Ctrl-C) into a one-line message and a non-zero exit."""
+def user_errors(as_json: bool = False) -> Iterator[None]:
+    """Turn the library's `VsearchError`s (and Ctrl-C) into a one-line message and a non-zero exit.
+
+    Errors of damaged files that reach here from lmdb, or a read-only filesystem, get one line too.
+    """
     from vsearch.core.errors import VsearchError
 
     try:
         yield
     except VsearchError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), as_json=as_json) from None
     except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+        raise fail("interrupted", 130, as_json=as_json) from None
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.ENOSPC, errno.EIO):
+            raise
+        raise fail(f"{exc.filename or 'file'}: {exc.strerror}", as_json=as_json) from None
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "lmdb":
+            raise
+        raise fail(f"the index store is damaged or unreadable: {exc}", as_json=as_json) from None
 
 
 def print_json(obj: Any) -> None:
@@ -63,15 +83,21 @@ def progress_bar(enabled: bool = True) -> Iterator[Progress]:
         yield no_progress
         return
     tasks: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr, transient=False) as bar:
+    bar = Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=stderr, transient=False)
 
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+    def update(stage: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()  # only once there is progress to show: an early error stays one line
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if tasks:
+            bar.stop()
 
 
 def resolve_index(index: Path | None) -> Path:
@@ -80,12 +106,36 @@ def resolve_index(index: Path | None) -> Path:
 
 def read_batch_file(batch: Path) -> list[Path]:
     """Photo paths listed one per line (blank lines and `#` comments skipped); relative ones resolve
-    from the current folder, else from the list's folder."""
+    from the current folder, else from the list's folder. `-` reads the list from stdin.
+
+    Raises:
+        BadQueryError: no such file, not UTF-8, or no photo path in it.
+    """
     from vsearch.core.errors import BadQueryError
 
-    if not batch.is_file():
-        raise BadQueryError(f"batch file not found: {batch}")
-    lines = [line.strip() for line in batch.read_text(encoding="utf-8").splitlines()]
-    return [Path(line) if Path(line).is_absolute() or Path(line).exists() else batch.parent / line
-            for line in lines if line and not line.startswith("#")]
+    stdin = str(batch) == "-"
+    if not stdin and not batch.is_file():
+        raise BadQueryError(f"batch file not found: {batch}" + (" (it is a folder)" if batch.is_dir() else ""))
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8") if stdin else batch.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadQueryError(f"batch file {batch} is not UTF-8 text (byte {exc.start})") from None
+    lines = [line.strip() for line in text.splitlines()]
+    base = Path.cwd() if stdin else batch.parent
+    paths = [Path(line) if Path(line).is_absolute() or Path(line).exists() else base / line
+             for line in lines if line and not line.startswith("#")]
+    if not paths:
+        raise BadQueryError(f"batch file {'(stdin)' if stdin else batch} lists no photo paths")
+    return paths
+
+
+def check_photos(photos: list[Path]) -> None:
+    """Refuse missing files and folders before any model loads (a model takes seconds to load)."""
+    from vsearch.core.errors import BadImageError
+
+    for photo in photos:
+        if photo.is_dir():
+            raise BadImageError(f"{photo}: a folder, not a photo")
+        if not photo.is_file():
+            raise BadImageError(f"{photo}: no such file")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,7 @@ from vsearch.cli.common import (
     DeviceOpt,
     IndexOpt,
     JsonOpt,
+    WaitOpt,
     print_json,
     progress_bar,
     resolve_index,
@@ -18,6 +19,9 @@ from vsearch.cli.common import (
     stdout,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from vsearch.index.verify import Verdict
 
 app = typer.Typer(no_args_is_help=True, help="Build and inspect indexes.")
 
@@ -47,22 +51,26 @@ def build_command(
                                                    "--index-type auto, e.g. 4GB.")] = None,
     target_recall: Annotated[float, typer.Option(min=0.0, max=1.0, help="recall@10 that nprobe/efSearch are "
                                                  "tuned to reach.")] = 0.95,
+    allow_outside_paths: Annotated[bool, typer.Option("--allow-outside-paths", help="Read image paths that lead "
+                                                      "outside the catalogue folder (absolute, ../).")] = False,
+    wait: WaitOpt = None,
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Embed every photo (and title) of CATALOG and build its FAISS index. Re-running resumes."""
-    with user_errors():
+    with user_errors(as_json):
         from vsearch.catalog.reader import load_catalog
         from vsearch.index.build import build_catalog_index
         from vsearch.models import create_embedder, create_text_embedder
 
-        cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column)  # type: ignore[arg-type]
+        cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column,  # type: ignore[arg-type]
+                           allow_outside_paths=allow_outside_paths)
         embedder = create_embedder(model, weights=weights, device=device, precision=precision)
         text = create_text_embedder(device=device) if titles and cat.title_column else None
         with progress_bar(not as_json) as progress:
             report = build_catalog_index(cat, resolve_index(index), embedder, text, batch_size=batch_size,
                                          workers=workers, factory=index_type, max_memory=max_memory,
-                                         target_recall=target_recall, progress=progress)
+                                         target_recall=target_recall, progress=progress, wait=wait)
     if as_json:
         print_json(report.to_dict())
         return
@@ -85,11 +93,14 @@ def add_command(
     workers: Annotated[int | None, typer.Option(min=0, help="Decode workers (default: cores - 1).")] = None,
     weights: Annotated[str | None, typer.Option(help="Local checkpoint of the index's model.")] = None,
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16.")] = "auto",
+    allow_outside_paths: Annotated[bool, typer.Option("--allow-outside-paths", help="Read image paths that lead "
+                                                      "outside the catalogue folder (absolute, ../).")] = False,
+    wait: WaitOpt = None,
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Add or update (upsert by id) products in a built index, without retraining it. Re-running resumes."""
-    with user_errors():
+    with user_errors(as_json):
         from vsearch.catalog.reader import load_catalog
         from vsearch.index.build import add_products
         from vsearch.index.manifest import read_manifest
@@ -97,14 +108,15 @@ def add_command(
 
         path = resolve_index(index)
         manifest = read_manifest(path)
-        cat = load_catalog(catalog, labels, id_from=id_from)  # type: ignore[arg-type]
+        cat = load_catalog(catalog, labels, id_from=id_from,  # type: ignore[arg-type]
+                           allow_outside_paths=allow_outside_paths)
         embedder = create_embedder(manifest.model, weights=weights, device=device, precision=precision,
                                    resize=manifest.resize)
         text = (create_text_embedder(manifest.text_model, device=device)
                 if manifest.text_model and cat.title_column else None)
         with progress_bar(not as_json) as progress:
             report = add_products(cat, path, embedder, text, batch_size=batch_size, workers=workers,
-                                  progress=progress)
+                                  progress=progress, wait=wait)
     if as_json:
         print_json(report.to_dict())
         return
@@ -120,13 +132,14 @@ def add_command(
 def remove_command(
     ids: Annotated[list[str], typer.Argument(help="Product ids to delete.")],
     index: IndexOpt = None,  # type: ignore[assignment]
+    wait: WaitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Delete products (all their photos and titles) from an index. Unknown ids are reported, not fatal."""
-    with user_errors():
+    with user_errors(as_json):
         from vsearch.index.update import remove_products
 
-        report = remove_products(resolve_index(index), ids)
+        report = remove_products(resolve_index(index), ids, wait=wait)
     if as_json:
         print_json(report.to_dict())
         return
@@ -148,15 +161,19 @@ def info_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # t
     """Model, dimension, counts, metric, size on disk and build time of an index."""
     from dataclasses import asdict
 
-    with user_errors():
+    with user_errors(as_json):
         from vsearch.index.manifest import read_manifest
+        from vsearch.index.verify import verify_index
 
         path = resolve_index(index)
         manifest = read_manifest(path)
+        verdict = verify_index(path, deep=False)
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    info = {"index": str(path), **asdict(manifest), "size_bytes": size}
+    info = {"index": str(path), **asdict(manifest), "size_bytes": size, "health": verdict.to_dict()}
     if as_json:
         print_json(info)
+        if verdict.problems:
+            raise typer.Exit(1)
         return
     for key in ("index", "model", "weights_id", "dim", "metric", "index_type", "count", "products", "text_model",
                 "text_count", "vsearch_version", "created", "updated"):
@@ -172,3 +189,49 @@ def info_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # t
     if build.get("needs_retrain"):
         stdout.print(f"[bold]{'retrain':<16}[/] [yellow]{build['needs_retrain']}[/]", highlight=False, soft_wrap=True)
     stdout.print(f"[bold]{'build':<16}[/] {build}", highlight=False)
+    _print_health(verdict)
+    if verdict.problems:
+        raise typer.Exit(1)
+
+
+def _print_health(verdict: Verdict) -> None:
+    state = "ok" if verdict.ok else ("DAMAGED" if verdict.problems else "behind its store")
+    stdout.print(f"[bold]{'health':<16}[/] {state}", highlight=False)
+    for problem in verdict.problems:
+        stderr.print(f"[bold red]problem:[/] {problem}", highlight=False, soft_wrap=True)
+    for note in verdict.behind:
+        stderr.print(f"[yellow]behind:[/] {note}", highlight=False, soft_wrap=True)
+
+
+@app.command("verify")
+def verify_command(index: IndexOpt = None, as_json: JsonOpt = False) -> None:  # type: ignore[assignment]
+    """Check store, FAISS files and manifest against each other (counts, generations, checksums); exit 1 when
+    anything is wrong."""
+    with user_errors(as_json):
+        from vsearch.index.verify import verify_index
+
+        verdict = verify_index(resolve_index(index))
+    if as_json:
+        print_json(verdict.to_dict())
+    else:
+        _print_health(verdict)
+    if not verdict.ok:
+        raise typer.Exit(1)
+
+
+@app.command("repair")
+def repair_command(index: IndexOpt = None, wait: WaitOpt = None,  # type: ignore[assignment]
+                   as_json: JsonOpt = False) -> None:
+    """Rebuild the FAISS files from the store without re-embedding; refuses when the store is damaged."""
+    with user_errors(as_json):
+        from vsearch.index.verify import repair_index
+
+        verdict = repair_index(resolve_index(index), wait=wait)
+    if as_json:
+        print_json(verdict.to_dict())
+    else:
+        stdout.print(f"repaired {verdict.index_dir}: {verdict.counts.get('image_rows')} image vectors, "
+                     f"{verdict.counts.get('title_rows')} title vectors republished from the store", highlight=False)
+        _print_health(verdict)
+    if not verdict.ok:
+        raise typer.Exit(1)

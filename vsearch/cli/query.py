@@ -11,8 +11,10 @@ from vsearch.cli.common import (
     DeviceOpt,
     IndexOpt,
     JsonOpt,
+    check_photos,
     fail,
     print_json,
+    progress_bar,
     read_batch_file,
     resolve_index,
     stderr,
@@ -30,11 +32,11 @@ CATEGORY_KEYS = ("articleType", "category", "type", "subCategory")
 def query_command(
     photos: Annotated[list[Path] | None, typer.Argument(help="Photo(s) of one product; several are combined "
                                                            "into one query.")] = None,
-    k: Annotated[int, typer.Option("-k", "--top-k", min=1, help="Products to return.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--top-k", help="Products to return (at least 1).")] = 10,
     text: Annotated[str | None, typer.Option("--text", "-t", help="Text query instead of photos.")] = None,
     like: Annotated[str | None, typer.Option("--like", help="Id of an indexed product: find similar ones.")] = None,
-    batch: Annotated[Path | None, typer.Option("--batch", help="File with one photo path per line: one query "
-                                                  "each, JSON lines with --json.")] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", help="File with one photo path per line ('-': stdin): one "
+                                                  "query each, JSON lines with --json.")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Metadata filter, repeatable (ANDed): "
                                                     "col=v, col!=v, 'col in (a,b)', col>=n, col=n..m.")] = None,
     index: IndexOpt = None,  # type: ignore[assignment]
@@ -44,41 +46,48 @@ def query_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Find the products most similar to photos, a text or an indexed product."""
-    modes = sum(bool(x) for x in (photos, text, like, batch))
+    modes = sum(x is not None and x != [] for x in (photos, text, like, batch))
     if modes != 1:
-        raise fail("give exactly one of: PHOTO..., --text, --like, --batch")
-    with user_errors():
+        raise fail("give exactly one of: PHOTO..., --text, --like, --batch", as_json=as_json)
+    if k < 1:
+        raise fail(f"-k must be at least 1, got {k}", as_json=as_json)
+    if text is not None and not text.strip():
+        raise fail("--text is empty: give the words to search for", as_json=as_json)
+    with user_errors(as_json):
         from vsearch.index.search import Searcher
 
+        paths = read_batch_file(batch) if batch is not None else None  # inputs checked before any model loads
+        check_photos(photos or [])
         with Searcher(resolve_index(index), model=model, weights=weights, device=device, where=where) as searcher:
-            if batch is not None:
-                _run_batch(searcher, batch, k, as_json)
+            if paths is not None:
+                _run_batch(searcher, paths, k, as_json)
                 return
             if photos:
                 label, hits = " + ".join(map(str, photos)), searcher.search_photos(photos, k)
-            elif text:
+            elif text is not None:
                 label, hits = text, searcher.search_text(text, k)
             else:
                 label, hits = f"like:{like}", searcher.search_like(str(like), k)
     _emit(label, hits, as_json)
 
 
-def _run_batch(searcher: Searcher, batch: Path, k: int, as_json: bool) -> None:
+def _run_batch(searcher: Searcher, paths: list[Path], k: int, as_json: bool) -> None:
     from vsearch.core.errors import BadImageError, BadQueryError
 
-    paths = read_batch_file(batch)
     failed = 0
-    for path in paths:
-        try:
-            hits = searcher.search_photos([path], k)
-        except (BadImageError, BadQueryError) as exc:
-            failed += 1
-            if as_json:
-                print_json({"query": str(path), "error": str(exc), "results": []})
+    with progress_bar(len(paths) > 1) as progress:  # on stderr: stdout stays the results
+        for done, path in enumerate(paths, 1):
+            try:
+                hits = searcher.search_photos([path], k)
+            except (BadImageError, BadQueryError) as exc:
+                failed += 1
+                if as_json:
+                    print_json({"query": str(path), "error": str(exc), "results": []})
+                else:
+                    stderr.print(f"[yellow]skipped[/] {exc}", highlight=False)
             else:
-                stderr.print(f"[yellow]skipped[/] {exc}", highlight=False)
-            continue
-        _emit(str(path), hits, as_json)
+                _emit(str(path), hits, as_json)
+            progress("queries", done, len(paths))
     if failed:
         stderr.print(f"{failed} of {len(paths)} queries failed")
         if failed == len(paths):

@@ -33,3 +33,15 @@ class IndexMismatchError(VsearchError):
 
 class BadQueryError(VsearchError):
     """A query that cannot be answered as asked (unknown id, no text index, bad option)."""
+
+
+class IndexBusyError(VsearchError):
+    """Another process holds an index's writer lock (one writer at a time)."""
+
+
+class IndexDamagedError(VsearchError):
+    """An index whose files are missing, truncated or unreadable; nothing is written to it."""
+
+
+class IndexReadOnlyError(VsearchError):
+    """An index on a read-only filesystem (or without write permission) asked to change."""

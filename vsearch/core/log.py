@@ -18,13 +18,21 @@ def no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """Route vsearch logs to stderr through rich; INFO with --verbose, WARNING otherwise."""
-    from rich.console import Console
-    from rich.logging import RichHandler
+class _OneLine(logging.Formatter):
+    """`warning: message` on one line, however long (rich's handler wrapped long messages at 80 columns)."""
 
-    handler = RichHandler(console=Console(stderr=True), show_path=False, show_time=False)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    def format(self, record: logging.LogRecord) -> str:
+        text = " ".join(record.getMessage().split())
+        return f"{record.levelname.lower()}: {text}"
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Route vsearch logs to stderr, one line each; INFO with --verbose, WARNING otherwise."""
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("vsearch").setLevel(logging.INFO if verbose else logging.WARNING)
 
 

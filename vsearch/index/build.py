@@ -20,7 +20,8 @@ from vsearch import __version__
 from vsearch.catalog.reader import Catalog
 from vsearch.core.errors import CatalogError, IndexMismatchError
 from vsearch.core.log import Progress, no_progress
-from vsearch.index.manifest import STORE, Manifest, now_iso, read_manifest
+from vsearch.index.manifest import Manifest, now_iso, read_manifest
+from vsearch.index.publish import crash_point
 from vsearch.models.base import ImageEmbedder, TextEmbedder
 
 if TYPE_CHECKING:
@@ -110,11 +111,14 @@ def _ingest(store: Store, catalog: Catalog, index_dir: Path, embedder: ImageEmbe
         out.bad.extend({"path": str(todo[i].path), "reason": reason.split(": ", 1)[-1]} for i, reason in batch.failures)
         failed += len(batch.failures)
         out.embedded += len(photos)
+        crash_point("after-store-batch")
         progress("embed photos", out.embedded + failed, len(todo))
     out.embed_seconds = time.perf_counter() - t0
     out.stale_rows = _drop_stale_photos(store, catalog)
     if text_embedder is not None and catalog.title_column:
         out.titles = _embed_titles(store, catalog, index_dir, text_embedder, progress)
+        crash_point("after-title-commit")
+    crash_point("after-store-commit")
     return out
 
 
@@ -153,22 +157,26 @@ def _embed_titles(store: Store, catalog: Catalog, index_dir: Path, text_embedder
 def build_catalog_index(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedder,
                         text_embedder: TextEmbedder | None = None, *, batch_size: int = 64,
                         workers: int | None = None, factory: str = "auto", max_memory: int | str | None = None,
-                        target_recall: float = 0.95, progress: Progress = no_progress) -> BuildReport:
+                        target_recall: float = 0.95, progress: Progress = no_progress,
+                        wait: float | None = None) -> BuildReport:
     """Embed every photo (and title) of `catalog` into `index_dir`, then train and tune its FAISS index.
 
     Args:
         factory: "auto", an alias (flat, hnsw, ivf, ivf-sq8, ivf-pq) or a FAISS factory string.
         max_memory: budget for the image index ("4GB" or bytes) that `auto` must fit.
         target_recall: recall@10 that nprobe/efSearch are tuned to reach.
+        wait: seconds to wait for another writer of `index_dir` (default $VSEARCH_LOCK_WAIT or 5).
 
     Raises:
+        IndexBusyError: another process is writing the index.
+        IndexDamagedError: the folder holds a built index whose store is missing or damaged.
         CatalogError: the catalogue has no photos, or none could be read.
         IndexMismatchError: `index_dir` holds an index of another model (resume needs the same one).
         BadQueryError: an index type FAISS cannot build, or a bad memory size.
     """
     from vsearch.index.autoindex import choose_index, parse_memory
-    from vsearch.index.store import Store
     from vsearch.index.update import rebuild_indexes, write_state
+    from vsearch.index.writable import open_writable
 
     if not catalog.photos:
         raise CatalogError(f"no photos in catalogue {catalog.root}")
@@ -176,7 +184,7 @@ def build_catalog_index(catalog: Catalog, index_dir: str | Path, embedder: Image
     budget = parse_memory(max_memory)
     choose_index(1000, embedder.dim, budget, factory)  # a bad index type fails now, not after embedding
     start = time.perf_counter()
-    with Store(index_dir / STORE) as store:
+    with open_writable(index_dir, wait, must_exist=False) as store:
         got = _ingest(store, catalog, index_dir, embedder, text_embedder, batch_size, workers, progress, False)
         if store.count("image") == 0:
             raise CatalogError(f"none of the {len(catalog.photos)} photos in {catalog.root} could be read")
@@ -199,7 +207,7 @@ def build_catalog_index(catalog: Catalog, index_dir: str | Path, embedder: Image
 
 def add_products(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedder,
                  text_embedder: TextEmbedder | None = None, *, batch_size: int = 64, workers: int | None = None,
-                 progress: Progress = no_progress) -> UpdateReport:
+                 progress: Progress = no_progress, wait: float | None = None) -> UpdateReport:
     """Upsert the catalogue's products into a built index without retraining it.
 
     New ids are added; known ids get the listed photos (others of theirs are dropped) and merged
@@ -207,18 +215,20 @@ def add_products(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedde
 
     Raises:
         IndexMissingError: no index at `index_dir` (build one first).
+        IndexBusyError: another process is writing the index.
+        IndexDamagedError: its store or FAISS files are missing or damaged (nothing is written).
         IndexMismatchError: `embedder` is not the model the index was built with.
     """
-    from vsearch.index.store import Store
     from vsearch.index.update import UpdateReport, sync_saved
+    from vsearch.index.writable import open_writable
 
     index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
-    manifest.check_model(embedder.name, embedder.weights_id, embedder.dim)
     start = time.perf_counter()
     report = UpdateReport(str(index_dir))
-    with Store(index_dir / STORE) as store:
-        known = {pid for pid, meta in zip(catalog.products, store.get_products(list(catalog.products))) if meta}
+    with open_writable(index_dir, wait) as store:
+        manifest = read_manifest(index_dir)
+        manifest.check_model(embedder.name, embedder.weights_id, embedder.dim)
+        known = _published_products(index_dir, store, set(catalog.products))
         got = _ingest(store, catalog, index_dir, embedder, text_embedder if manifest.text_model else None,
                       batch_size, workers, progress, True)
         progress("update index", 0, 1)
@@ -232,6 +242,18 @@ def add_products(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedde
     report.needs_retrain = manifest.build.get("needs_retrain")
     report.seconds = round(time.perf_counter() - start, 2)
     return report
+
+
+def _published_products(index_dir: Path, store: Store, wanted: set[str]) -> set[str]:
+    """Products of `wanted` that the published image index already holds (so a resumed add that
+    stored a product before it crashed still reports it as added, not updated)."""
+    from vsearch.index.faiss_index import load_index
+    from vsearch.index.manifest import IMAGE_INDEX
+    from vsearch.index.update import index_ids
+
+    published = set(index_ids(load_index(index_dir / IMAGE_INDEX, use_gpu=False)).tolist())
+    rows, pids, _ = store.row_table("image")
+    return {pid for row, pid in zip(rows.tolist(), pids) if pid in wanted and row in published}
 
 
 def _build_manifest(index_dir: Path, embedder: ImageEmbedder, text_embedder: TextEmbedder | None, factory: str,

@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 
 from vsearch.core.atomic import atomic_path
-from vsearch.core.errors import IndexMismatchError, IndexMissingError
+from vsearch.core.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
 
 _logger = logging.getLogger(__name__)
 
@@ -60,11 +60,17 @@ def load_index(path: str | Path, use_gpu: bool | None = None) -> faiss.Index:
 
     Raises:
         IndexMissingError: no file at `path`.
+        IndexDamagedError: a file FAISS cannot read (truncated, empty, not an index).
     """
     path = Path(path)
     if not path.is_file():
         raise IndexMissingError(f"no index at {path}: build one with `vsearch index build CATALOG`")
-    index = faiss.read_index(str(path))
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:  # FAISS reports a torn or foreign file as a multi-line C++ error
+        reason = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else "unreadable"
+        raise IndexDamagedError(f"{path} is damaged ({path.stat().st_size} bytes: {reason}); rebuild it from the "
+                                "store with `vsearch index repair`") from None
     return to_gpu(index, use_gpu, path.name)
 
 

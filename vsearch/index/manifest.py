@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vsearch.core.atomic import atomic_write_text
-from vsearch.core.errors import IndexMismatchError, IndexMissingError
+from vsearch.core.errors import IndexDamagedError, IndexMismatchError, IndexMissingError
 
 if TYPE_CHECKING:
     from vsearch.models.base import ResizeMode
@@ -44,6 +44,8 @@ class Manifest:
     created: str = field(default_factory=now_iso)
     updated: str = field(default_factory=now_iso)
     build: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)
+    """Size and CRC-32 of each FAISS file published with this manifest (`vsearch.index.publish`)."""
 
     @property
     def resize(self) -> ResizeMode:
@@ -62,17 +64,50 @@ class Manifest:
 
 
 def write_manifest(index_dir: str | Path, manifest: Manifest) -> None:
+    """Replace the manifest alone (atomic); changes to the FAISS files go through `vsearch.index.publish`."""
     atomic_write_text(Path(index_dir) / MANIFEST, json.dumps(asdict(manifest), indent=2, ensure_ascii=False))
 
 
+def live_file(index_dir: Path, name: str) -> Path:
+    """The published copy of `name`: its pending copy while a committed publish is being finished."""
+    from vsearch.index.publish import live_path
+
+    return live_path(index_dir, name)
+
+
 def read_manifest(index_dir: str | Path) -> Manifest:
-    """Raises `IndexMissingError` when `index_dir` holds no built index."""
-    path = Path(index_dir) / MANIFEST
-    if not path.is_file():
-        raise IndexMissingError(f"no index at {index_dir}: build one with `vsearch index build CATALOG`")
+    """The published manifest. Raises `IndexMissingError` when `index_dir` holds no built index and
+    `IndexDamagedError` when the manifest is unreadable or not a whole one."""
+    index_dir = Path(index_dir)
+    for attempt in range(3):  # a writer may rename the pending copy away between the check and the read
+        path = live_file(index_dir, MANIFEST)
+        try:
+            text = path.read_text(encoding="utf-8")
+            break
+        except FileNotFoundError:
+            if attempt == 2 or path.name == MANIFEST and not (index_dir / (MANIFEST + ".pending")).exists():
+                raise IndexMissingError(f"no index at {index_dir}: build one with `vsearch index build "
+                                        "CATALOG`") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IndexDamagedError(f"unreadable manifest {path}: {exc}") from None
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IndexMissingError(f"unreadable manifest {path}: {exc}") from None
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IndexDamagedError(f"unreadable manifest {path}: {exc}") from None
+    return manifest_from_dict(raw, path)
+
+
+_REQUIRED = {"model": str, "weights_id": str, "dim": int, "preprocess": dict}
+
+
+def manifest_from_dict(raw: object, path: Path) -> Manifest:
+    """A `Manifest` from parsed JSON; `IndexDamagedError` for anything that is not a whole manifest."""
+    if not isinstance(raw, dict):
+        raise IndexDamagedError(f"damaged manifest {path}: a JSON {type(raw).__name__}, not an object")
+    for key, kind in _REQUIRED.items():
+        if not isinstance(raw.get(key), kind) or isinstance(raw.get(key), bool):
+            raise IndexDamagedError(f"damaged manifest {path}: '{key}' is missing or not a {kind.__name__}")
+    if not isinstance(raw.get("build", {}), dict):
+        raise IndexDamagedError(f"damaged manifest {path}: 'build' is not an object")
     known = {f.name for f in fields(Manifest)}
     return Manifest(**{k: v for k, v in raw.items() if k in known})

@@ -51,6 +51,21 @@ def combine_queries(vectors: np.ndarray) -> np.ndarray:
     return mean / norm
 
 
+def _load_published(index_dir: Path, name: str) -> faiss.Index:
+    """The published FAISS file `name` (its pending copy while a writer is finishing a publish)."""
+    from vsearch.core.errors import IndexMissingError
+    from vsearch.index.faiss_index import load_index
+    from vsearch.index.manifest import live_file
+
+    path = live_file(index_dir, name)
+    try:
+        return load_index(path, use_gpu=False)
+    except IndexMissingError:
+        if path.name == name:
+            raise
+        return load_index(index_dir / name, use_gpu=False)  # the writer renamed the pending copy in place
+
+
 class Searcher:
     """Answers queries against one built index. Use as a context manager (it holds the lmdb store)."""
 
@@ -111,19 +126,19 @@ class Searcher:
 
     def faiss_index(self, kind: str = "image") -> faiss.Index:
         if kind not in self._indexes:
-            from vsearch.index.faiss_index import load_index, to_gpu
+            from vsearch.index.faiss_index import to_gpu
 
-            path = self.index_dir / (IMAGE_INDEX if kind == "image" else TEXT_INDEX)
-            index = load_index(path, use_gpu=False)
+            name = IMAGE_INDEX if kind == "image" else TEXT_INDEX
+            index = _load_published(self.index_dir, name)
             if self.manifest.build.get("synced_generation", 0) != self.store.generation():
                 from vsearch.index.update import reconcile
 
                 index, report = reconcile(index, self.store, kind, self.manifest.index_type)
                 if report.added or report.removed or report.rebuilt:
                     logging.getLogger(__name__).warning(
-                        "index %s was behind its store (interrupted or running update?): synced in memory, +%d -%d "
-                        "rows; re-running the interrupted build/add saves it", path.name, report.added, report.removed)
-            self._indexes[kind] = to_gpu(index, self._use_gpu, path.name)
+                        "%s is behind its store (a write in progress or interrupted): answering from the store, "
+                        "%+d/-%d rows", name, report.added, report.removed)
+            self._indexes[kind] = to_gpu(index, self._use_gpu, name)
         return self._indexes[kind]
 
     # -- filters ------------------------------------------------------------------------------------
@@ -209,7 +224,8 @@ class Searcher:
             best = self._search_filtered(index, query, k, exclude, allowed, kind) if len(allowed) else {}
         top = sorted(best.items(), key=lambda item: -item[1])[:k]
         metas = self.store.get_products([pid for pid, _ in top])
-        return [Hit(rank, pid, score, meta or {}) for rank, ((pid, score), meta) in enumerate(zip(top, metas), 1)]
+        return [Hit(rank, pid, min(1.0, max(-1.0, score)), meta or {})  # fp16 vectors can overshoot 1.0
+                for rank, ((pid, score), meta) in enumerate(zip(top, metas), 1)]
 
     def _search_rows(self, index: faiss.Index, query: np.ndarray, k: int, exclude: set[str], params: Any,
                      limit: int) -> dict[str, float]:

@@ -23,10 +23,11 @@ from types import TracebackType
 import lmdb
 import numpy as np
 
-from vsearch.core.errors import IndexMissingError
+from vsearch.index.lmdb_open import MAP_SIZE, close_env, open_env
 
+__all__ = ["MAP_SIZE", "Store"]
 _ROW = struct.Struct(">Q")
-MAP_SIZE = 1 << 38  # address space only; the file grows with the data
+_TABLES = (b"products", b"rows", b"vectors", b"sources", b"owned", b"info")
 
 
 def _row_key(row: int) -> bytes:
@@ -42,22 +43,26 @@ def _owned_key(product_id: str, kind: str, row_key: bytes) -> bytes:
 
 
 class Store:
-    """lmdb store of one index. Use as a context manager."""
+    """lmdb store of one index. Use as a context manager.
 
-    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+    Opened writable it holds the index's writer lock (`vsearch.index.lock`, the folder above the
+    store) until `close`, waiting up to `wait` seconds for another writer to finish.
+    """
+
+    def __init__(self, path: str | Path, readonly: bool = False, wait: float | None = None) -> None:
+        from vsearch.index import lock
+
         self.path = Path(path)
-        if readonly and not self.path.is_dir():
-            raise IndexMissingError(f"no store at {self.path}")
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(self.path), map_size=MAP_SIZE, max_dbs=8, readonly=readonly, lock=not readonly,
-                             subdir=True, readahead=False)
-        create = not readonly
-        self._products = self.env.open_db(b"products", create=create)
-        self._rows = self.env.open_db(b"rows", create=create)
-        self._vectors = self.env.open_db(b"vectors", create=create)
-        self._sources = self.env.open_db(b"sources", create=create)
-        self._owned = self.env.open_db(b"owned", create=create)
-        self._info = self.env.open_db(b"info", create=create)
+        self._lock: str | None = None if readonly else lock.acquire(self.path.parent, wait)
+        self.env: lmdb.Environment | None = None
+        try:
+            if not readonly:
+                self.path.mkdir(parents=True, exist_ok=True)
+            self.env, dbs = open_env(self.path, readonly, _TABLES)
+        except BaseException:
+            self.close()
+            raise
+        self._products, self._rows, self._vectors, self._sources, self._owned, self._info = dbs
 
     def __enter__(self) -> Store:
         return self
@@ -67,7 +72,17 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self.env.close()
+        if self.env is not None:
+            close_env(self.env)
+            self.env = None  # type: ignore[assignment]
+        self._release()
+
+    def _release(self) -> None:
+        from vsearch.index import lock
+
+        if self._lock is not None:
+            lock.release(self._lock)
+            self._lock = None
 
     # -- info ---------------------------------------------------------------------------------------
     def get_info(self, key: str) -> object | None:

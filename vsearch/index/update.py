@@ -26,8 +26,9 @@ import faiss
 import numpy as np
 
 from vsearch.index.autoindex import IndexChoice, build_tuned, needs_retrain
-from vsearch.index.faiss_index import build_index, load_index, save_index
-from vsearch.index.manifest import IMAGE_INDEX, TEXT_INDEX, Manifest, now_iso, read_manifest, write_manifest
+from vsearch.index.faiss_index import build_index, load_index
+from vsearch.index.manifest import IMAGE_INDEX, TEXT_INDEX, Manifest, now_iso, read_manifest
+from vsearch.index.publish import commit, crash_point, stage_index
 from vsearch.index.store import Store
 
 _logger = logging.getLogger(__name__)
@@ -116,22 +117,27 @@ def choice_of(manifest: Manifest) -> IndexChoice:
 
 
 def rebuild_indexes(index_dir: Path, store: Store, choice: IndexChoice, target: float) -> tuple[int, int]:
-    """Train and fill the image index (as `choice` says) and the title index from the store; save both.
+    """Train and fill the image index (as `choice` says) and the title index from the store; stage both
+    for the next `write_state`, which publishes them with the manifest.
 
     Returns (image vectors, title vectors).
     """
     rows, vectors = store.load_vectors("image")
     index = build_tuned(vectors, rows, choice, target=target)
-    save_index(index, index_dir / IMAGE_INDEX)
-    del vectors
+    stage_index(index_dir, IMAGE_INDEX, index)
+    del vectors, index
     text_rows, text_vectors = store.load_vectors("title")
     if len(text_rows):
-        save_index(build_index(text_vectors, text_rows, "Flat"), index_dir / TEXT_INDEX)
+        stage_index(index_dir, TEXT_INDEX, build_index(text_vectors, text_rows, "Flat"))
     return len(rows), len(text_rows)
 
 
 def sync_saved(index_dir: Path, store: Store) -> list[SyncReport]:
-    """Bring the saved FAISS files in line with the store (after adds/removes or a crash); save them."""
+    """Bring the saved FAISS files in line with the store (after adds/removes or a crash); publish them.
+
+    Raises:
+        IndexDamagedError: a FAISS file that cannot be read (`vsearch index repair` rebuilds it).
+    """
     manifest = read_manifest(index_dir)
     choice = choice_of(manifest)
     reports = []
@@ -141,19 +147,19 @@ def sync_saved(index_dir: Path, store: Store) -> list[SyncReport]:
             rows, vectors = store.load_vectors(kind)
             if not len(rows):
                 continue
-            save_index(build_index(vectors, rows, "Flat" if kind == "title" else factory), path)
+            stage_index(index_dir, name, build_index(vectors, rows, "Flat" if kind == "title" else factory))
             reports.append(SyncReport(kind, added=len(rows), rebuilt=True, total=len(rows)))
             continue
         index, report = reconcile(load_index(path, use_gpu=False), store, kind, factory)
         if report.added or report.removed or report.rebuilt:
-            save_index(index, path)
+            stage_index(index_dir, name, index)
         reports.append(report)
     write_state(index_dir, store, manifest)
     return reports
 
 
 def write_state(index_dir: Path, store: Store, manifest: Manifest) -> Manifest:
-    """Rewrite the manifest's counts, retrain advice and synced generation from the store (after the files)."""
+    """Publish the staged FAISS files with the manifest's counts, retrain advice and synced generation."""
     image_rows, _, _ = store.row_table("image")
     title_rows, _, _ = store.row_table("title")
     manifest.count, manifest.text_count = len(image_rows), len(title_rows)
@@ -162,27 +168,33 @@ def write_state(index_dir: Path, store: Store, manifest: Manifest) -> Manifest:
     choice = choice_of(manifest)
     manifest.build["synced_generation"] = store.generation()
     manifest.build["needs_retrain"] = needs_retrain(choice, len(image_rows), manifest.dim)
-    write_manifest(index_dir, manifest)
+    drop = (TEXT_INDEX,) if not len(title_rows) and (index_dir / TEXT_INDEX).is_file() else ()
+    state = asdict(manifest)
+    commit(index_dir, state, drop)
+    manifest.files = state["files"]
     return manifest
 
 
-def remove_products(index_dir: str | Path, product_ids: list[str]) -> UpdateReport:
+def remove_products(index_dir: str | Path, product_ids: list[str], wait: float | None = None) -> UpdateReport:
     """Delete products (all their photos and titles) from the store and the FAISS indexes.
 
     Ids that are not in the index are reported in `missing_ids`, not raised: removal is idempotent,
     so re-running an interrupted removal succeeds.
     """
-    from vsearch.index.manifest import STORE
+    from vsearch.index.writable import open_writable
 
     index_dir = Path(index_dir)
     start = time.perf_counter()
-    read_manifest(index_dir)  # raises IndexMissingError for a folder without an index
     report = UpdateReport(str(index_dir))
-    with Store(index_dir / STORE) as store:
+    with open_writable(index_dir, wait) as store:
+        for name in (IMAGE_INDEX, TEXT_INDEX):  # a damaged FAISS file refuses the removal before the store changes
+            if (index_dir / name).is_file():
+                load_index(index_dir / name, use_gpu=False)
         present = [pid for pid in product_ids if store.get_product(pid) is not None or store.product_rows(pid)]
         report.missing_ids = [pid for pid in product_ids if pid not in present]
         report.rows_removed = len(store.remove_products(present)) if present else 0
         report.products_removed = len(present)
+        crash_point("after-store-commit")
         report.sync = [asdict(r) for r in sync_saved(index_dir, store)]
         manifest = read_manifest(index_dir)
     report.vectors, report.needs_retrain = manifest.count, manifest.build.get("needs_retrain")
