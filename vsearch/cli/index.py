@@ -48,21 +48,36 @@ def build_command(
     target_recall: Annotated[float, typer.Option(min=0.0, max=1.0, help="recall@10 that nprobe/efSearch are "
                                                  "tuned to reach.")] = 0.95,
     device: DeviceOpt = "auto",
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (embedding actors on a Ray "
+                                        "cluster).")] = "local",
+    address: Annotated[str, typer.Option(help="--engine ray: cluster to join, auto, HOST:PORT or local "
+                                         "(start one here).")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Embed every photo (and title) of CATALOG and build its FAISS index. Re-running resumes."""
     with user_errors():
         from vsearch.catalog.reader import load_catalog
+        from vsearch.core.errors import BadQueryError
         from vsearch.index.build import build_catalog_index
         from vsearch.models import create_embedder, create_text_embedder
 
         cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column)  # type: ignore[arg-type]
         embedder = create_embedder(model, weights=weights, device=device, precision=precision)
         text = create_text_embedder(device=device) if titles and cat.title_column else None
+        if engine not in ("local", "ray"):
+            raise BadQueryError(f"--engine must be local or ray, not {engine!r}")
         with progress_bar(not as_json) as progress:
-            report = build_catalog_index(cat, resolve_index(index), embedder, text, batch_size=batch_size,
-                                         workers=workers, factory=index_type, max_memory=max_memory,
-                                         target_recall=target_recall, progress=progress)
+            if engine == "ray":
+                from vsearch.distributed.ray_build import EmbedSpec, build_on_ray
+
+                spec = EmbedSpec(model, weights, precision, batch_size=batch_size)
+                report, _ = build_on_ray(cat, resolve_index(index), embedder, spec, text, address=address,
+                                         progress=progress, batch_size=batch_size, workers=workers,
+                                         factory=index_type, max_memory=max_memory, target_recall=target_recall)
+            else:
+                report = build_catalog_index(cat, resolve_index(index), embedder, text, batch_size=batch_size,
+                                             workers=workers, factory=index_type, max_memory=max_memory,
+                                             target_recall=target_recall, progress=progress)
     if as_json:
         print_json(report.to_dict())
         return
