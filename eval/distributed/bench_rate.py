@@ -35,7 +35,7 @@ def main() -> None:
     from vsearch.models import create_embedder
 
     tmp = Path(tempfile.mkdtemp(prefix="ray-rate-"))
-    cat = load_catalog(write_subset(DATA / "products-224", tmp / "cat", args.n, every=8).parent)
+    cat = load_catalog(write_subset(DATA / "products-224", tmp / "cat", args.n, every=max(1, 8146 // args.n)).parent)
     emb = create_embedder(device="cpu")
     ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False,
              _node_ip_address="127.0.0.1")
@@ -50,7 +50,8 @@ def main() -> None:
             else:
                 report, stats = build_on_ray(cat, out, emb, EmbedSpec(emb.name), None, address="local")
                 extra = {"actors": stats.actors, "ray_embed_seconds": stats.seconds,
-                         "per_actor_images_per_s": stats.per_actor_images_per_s}
+                         "per_actor_images_per_s": stats.per_actor_images_per_s,
+                         "per_actor_peak_rss_mb": stats.per_actor_peak_rss_mb}
             wall = time.perf_counter() - t0
             runs.append({"engine": engine, "repeat": rep, "photos": report.photos_embedded,
                          "wall_s": round(wall, 2), "embed_s": report.embed_seconds,
@@ -63,7 +64,8 @@ def main() -> None:
         loc, rem = (next(r for r in runs if r["engine"] == e and r["repeat"] == rep) for e in ("local", "ray"))
         ratios.append({"repeat": rep, "wall_ratio": round(rem["photos_per_s_wall"] / loc["photos_per_s_wall"], 3),
                        "embed_ratio": round(rem["photos_per_s_embed"] / loc["photos_per_s_embed"], 3)})
-    result = {"command": "nice -n 10 python " + " ".join(sys.argv), "photos": args.n, "cpus": args.cpus,
+    result = {"command": "OMP_NUM_THREADS=1 nice -n 10 python " + " ".join(sys.argv), "photos": len(cat.photos),
+              "cpus": args.cpus,
               "model": emb.name, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
               "note": "machine shared with other engineers' jobs; ratios are within one repeat",
               "runs": runs, "ratios": ratios}

@@ -92,3 +92,17 @@ def test_ray_build_resumes(built: tuple[Path, Path, dict], catalog: Path) -> Non
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["photos_embedded"] == 0 and report["photos_reused"] == N_PRODUCTS
+
+
+def test_actor_plan_uses_gpus_when_the_cluster_has_them() -> None:
+    from vsearch.distributed.ray_build import actor_plan
+
+    assert actor_plan({"CPU": 16.0, "GPU": 2.0}) == (2, 1.0, 8)  # one actor per GPU, spare CPUs decode
+    assert actor_plan({"CPU": 2.0}) == (2, 0.0, 1)
+    assert actor_plan({"CPU": 64.0}, max_actors=4) == (4, 0.0, 1)
+
+
+def test_unknown_engine_is_a_one_line_error(catalog: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["index", "build", str(catalog), "--index", str(tmp_path / "x"), "--no-titles",
+                                      "--device", "cpu", "--engine", "spark", "--json"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: --engine must be local or ray")

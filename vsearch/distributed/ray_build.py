@@ -38,7 +38,7 @@ class EmbedSpec:
     precision: str = "auto"
     resize: str = "squash"
     batch_size: int = 64
-    decode_workers: int = 0  # one CPU per actor: decoding in the actor's own thread
+    decode_workers: int | None = None  # None: 0 on a 1-CPU actor, its spare CPUs on a GPU actor
 
 
 @dataclass
@@ -54,18 +54,20 @@ class RayStats:
     seconds: float = 0.0
     images_per_s: float = 0.0
     per_actor_images_per_s: list[float] | None = None
+    per_actor_peak_rss_mb: list[float] | None = None
 
 
 class ShardEmbedder:
     """The actor body: holds one embedder, embeds one shard of paths per call."""
 
-    def __init__(self, spec: EmbedSpec, device: str) -> None:
+    def __init__(self, spec: EmbedSpec, device: str, cpus: int = 1) -> None:
         import torch
 
         from vsearch.models import create_embedder
 
         torch.set_num_threads(1)
         self.spec = spec
+        self.decode_workers = spec.decode_workers if spec.decode_workers is not None else max(0, cpus - 1)
         self.embedder = create_embedder(spec.model, weights=spec.weights, device=device,
                                         precision=spec.precision, resize=spec.resize)  # type: ignore[arg-type]
         self.busy = 0.0
@@ -81,7 +83,7 @@ class ShardEmbedder:
         positions: list[int] = []
         chunks = []
         failures: list[tuple[int, str]] = []
-        for batch in embed_photos(self.embedder, paths, self.spec.batch_size, self.spec.decode_workers):
+        for batch in embed_photos(self.embedder, paths, self.spec.batch_size, self.decode_workers):
             positions.extend(batch.positions)
             chunks.append(batch.vectors)
             failures.extend(batch.failures)
@@ -92,7 +94,13 @@ class ShardEmbedder:
         return shard, positions, vectors, failures, seconds
 
     def rate(self) -> float:
+        """Photos per second of embedding (model load and idle time excluded)."""
         return round(self.done / self.busy, 2) if self.busy else 0.0
+
+    def peak_rss_mb(self) -> float:
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def connect(address: str = "auto", num_cpus: int | None = None) -> None:
@@ -158,7 +166,7 @@ def embed_on_ray(store: Store, catalog: Catalog, spec: EmbedSpec, *, shard_size:
     stats.actors, stats.gpus_per_actor = count, gpus
     device = "cuda" if gpus else "cpu"
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus)(ShardEmbedder)
-    actors = [remote.remote(spec, device) for _ in range(count)]  # type: ignore[attr-defined]
+    actors = [remote.remote(spec, device, cpus) for _ in range(count)]  # type: ignore[attr-defined]
     pending = list(_shards(len(todo), shard_size))
     stats.shards = len(pending)
     in_flight: dict[Any, int] = {}
@@ -189,6 +197,7 @@ def embed_on_ray(store: Store, catalog: Catalog, spec: EmbedSpec, *, shard_size:
     stats.seconds = round(time.perf_counter() - t0, 2)
     stats.images_per_s = round(stats.embedded / stats.seconds, 1) if stats.seconds else 0.0
     stats.per_actor_images_per_s = ray.get([a.rate.remote() for a in actors])
+    stats.per_actor_peak_rss_mb = ray.get([a.peak_rss_mb.remote() for a in actors])
     for actor in actors:
         ray.kill(actor)
     return stats
@@ -223,7 +232,8 @@ def build_on_ray(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedde
         report.images_per_s = round(report.photos_embedded / report.embed_seconds, 1)
     report.index["ray"] = {"actors": stats.actors, "gpus_per_actor": stats.gpus_per_actor, "shards": stats.shards,
                            "images_per_s": stats.images_per_s,
-                           "per_actor_images_per_s": stats.per_actor_images_per_s}
+                           "per_actor_images_per_s": stats.per_actor_images_per_s,
+                           "per_actor_peak_rss_mb": stats.per_actor_peak_rss_mb}
     return report, stats
 
 
