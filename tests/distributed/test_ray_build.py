@@ -106,3 +106,13 @@ def test_unknown_engine_is_a_one_line_error(catalog: Path, tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["index", "build", str(catalog), "--index", str(tmp_path / "x"), "--no-titles",
                                       "--device", "cpu", "--engine", "spark", "--json"])
     assert result.exit_code == 1 and result.stderr.startswith("error: --engine must be local or ray")
+
+
+def test_unreachable_head_fails_fast() -> None:
+    from vsearch.core.errors import BadQueryError
+    from vsearch.distributed.ray_build import _check_reachable
+
+    with pytest.raises(BadQueryError, match="no Ray head at 127.0.0.1:1"):
+        _check_reachable("127.0.0.1:1")
+    with pytest.raises(BadQueryError, match="HOST:PORT"):
+        _check_reachable("nohost")

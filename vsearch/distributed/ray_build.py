@@ -114,10 +114,25 @@ def connect(address: str = "auto", num_cpus: int | None = None) -> None:
     if address == "local":
         ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", **kwargs)
     else:
+        if address != "auto":
+            _check_reachable(address)
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise BadQueryError(f"cannot reach a Ray cluster at {address!r}: {exc}") from exc
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds on a wrong HOST:PORT (Ray itself retries the head for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise BadQueryError(f"--address must be auto, local or HOST:PORT, not {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise BadQueryError(f"no Ray head at {address}: {exc}") from exc
 
 
 def actor_plan(resources: dict[str, float], max_actors: int | None = None) -> tuple[int, float, int]:
@@ -220,11 +235,13 @@ def build_on_ray(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedde
     if not catalog.photos:
         raise CatalogError(f"no photos in catalogue {catalog.root}")
     index_dir = Path(index_dir)
+    start = time.perf_counter()
     connect(address)
     with Store(index_dir / STORE) as store:
         _check_model(store, embedder, index_dir)
         stats = embed_on_ray(store, catalog, spec, shard_size=shard_size, max_actors=max_actors, progress=progress)
     report = build_catalog_index(catalog, index_dir, embedder, text_embedder, progress=progress, **build_kwargs)
+    report.seconds = round(time.perf_counter() - start, 2)
     report.photos_embedded += stats.embedded
     report.photos_reused = max(0, report.photos_reused - stats.embedded)
     report.embed_seconds = round(report.embed_seconds + stats.seconds, 2)
