@@ -55,11 +55,16 @@ def build_command(
                                                       "outside the catalogue folder (absolute, ../).")] = False,
     wait: WaitOpt = None,
     device: DeviceOpt = "auto",
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (embedding actors on a Ray "
+                                        "cluster).")] = "local",
+    address: Annotated[str, typer.Option(help="--engine ray: cluster to join, auto, HOST:PORT or local "
+                                         "(start one here).")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Embed every photo (and title) of CATALOG and build its FAISS index. Re-running resumes."""
     with user_errors(as_json):
         from vsearch.catalog.reader import load_catalog
+        from vsearch.core.errors import BadQueryError
         from vsearch.index.build import build_catalog_index
         from vsearch.models import create_embedder, create_text_embedder
 
@@ -67,10 +72,20 @@ def build_command(
                            allow_outside_paths=allow_outside_paths)
         embedder = create_embedder(model, weights=weights, device=device, precision=precision)
         text = create_text_embedder(device=device) if titles and cat.title_column else None
+        if engine not in ("local", "ray"):
+            raise BadQueryError(f"--engine must be local or ray, not {engine!r}")
         with progress_bar(not as_json) as progress:
-            report = build_catalog_index(cat, resolve_index(index), embedder, text, batch_size=batch_size,
-                                         workers=workers, factory=index_type, max_memory=max_memory,
-                                         target_recall=target_recall, progress=progress, wait=wait)
+            if engine == "ray":
+                from vsearch.distributed.ray_build import EmbedSpec, build_on_ray
+
+                spec = EmbedSpec(model, weights, precision, batch_size=batch_size)
+                report, _ = build_on_ray(cat, resolve_index(index), embedder, spec, text, address=address,
+                                         progress=progress, batch_size=batch_size, workers=workers,
+                                         factory=index_type, max_memory=max_memory, target_recall=target_recall, wait=wait)
+            else:
+                report = build_catalog_index(cat, resolve_index(index), embedder, text, batch_size=batch_size,
+                                             workers=workers, factory=index_type, max_memory=max_memory,
+                                             target_recall=target_recall, progress=progress, wait=wait)
     if as_json:
         print_json(report.to_dict())
         return
