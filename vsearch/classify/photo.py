@@ -12,6 +12,7 @@ import numpy as np
 
 from vsearch.classify.calibrate import log_softmax
 from vsearch.classify.errors import ClassifyError
+from vsearch.classify.title import fit_linear
 
 
 def product_vectors(index_dir: str | Path) -> dict[str, np.ndarray]:
@@ -65,18 +66,7 @@ class PhotoHead:
         self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-6
         z = (x - self.mean) / self.scale
         for level, y in targets.items():
-            coef = np.zeros((self.dim, n_classes[level]), np.float32)
-            bias = np.full(n_classes[level], -1e3, np.float32)
-            present = np.unique(y)
-            if len(present) == 1:
-                bias[present[0]] = 0.0
-            else:
-                lr = LogisticRegression(C=self.C, max_iter=300).fit(z, y)
-                w, b = lr.coef_, lr.intercept_
-                if len(present) == 2:
-                    w, b = np.vstack([-w, w]) / 2, np.r_[-b, b] / 2
-                coef[:, lr.classes_] = w.T
-                bias[lr.classes_] = b
+            coef, bias = fit_linear(lambda: LogisticRegression(C=self.C, max_iter=300), z, y, n_classes[level])
             self.coef[level], self.bias[level] = coef, bias
             self.temperature[level] = 1.0
         return self

@@ -24,6 +24,27 @@ def make_vectorizer(word_ngrams: tuple[int, int] = (1, 2), char_ngrams: tuple[in
                         dtype=np.float32))
 
 
+def fit_linear(make: Any, x: Any, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """`[features, n_classes]` weights and `[n_classes]` bias of a linear classifier in the tree's class order.
+
+    A class never seen in training gets a bias that never wins; one seen class is a constant; a binary
+    model's single decision function is split into two opposite columns.
+    """
+    coef = np.zeros((x.shape[1], n_classes), np.float32)
+    bias = np.full(n_classes, -1e3, np.float32)
+    present = np.unique(y)
+    if len(present) == 1:
+        bias[present[0]] = 0.0
+        return coef, bias
+    clf = make().fit(x, y)
+    w, b = clf.coef_, clf.intercept_
+    if len(present) == 2:
+        w, b = np.vstack([-w, w]) / 2, np.r_[-b, b] / 2
+    coef[:, clf.classes_] = w.T
+    bias[clf.classes_] = b
+    return coef, bias
+
+
 class TitleModel:
     """Vectorizer shared by all levels; per level a `LinearSVC` (or a constant when a level has one class)."""
 
@@ -41,18 +62,7 @@ class TitleModel:
 
         x = self.vectorizer.fit_transform(titles)
         for level, y in targets.items():
-            coef = np.zeros((x.shape[1], n_classes[level]), np.float32)
-            bias = np.full(n_classes[level], -1e3, np.float32)  # a class never seen in training never wins
-            present = np.unique(y)
-            if len(present) == 1:
-                bias[present[0]] = 0.0
-            else:
-                svm = LinearSVC(C=self.C).fit(x, y)
-                w, b = svm.coef_, svm.intercept_
-                if len(present) == 2:  # binary: one decision function, positive means the second class
-                    w, b = np.vstack([-w, w]) / 2, np.r_[-b, b] / 2
-                coef[:, svm.classes_] = w.T
-                bias[svm.classes_] = b
+            coef, bias = fit_linear(lambda: LinearSVC(C=self.C), x, y, n_classes[level])
             self.coef[level], self.bias[level] = coef, bias
             self.temperature[level] = 1.0
         return self
