@@ -26,7 +26,9 @@ print(json.dumps({"code": code, "loaded": sorted(m for m in HEAVY if m in sys.mo
 @pytest.mark.parametrize("args", [["--help"], ["index", "--help"], ["index", "build", "--help"],
                                   ["index", "add", "--help"], ["index", "remove", "--help"],
                                   ["index", "verify", "--help"], ["index", "repair", "--help"], ["query", "--help"],
-                                  ["bench", "--help"]])
+                                  ["bench", "--help"], ["classify", "--help"], ["classify", "train", "--help"],
+                                  ["classify", "predict", "--help"], ["trainset", "--help"],
+                                  ["trainset", "review", "--help"]])
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=ROOT, check=True)
     last = json.loads(out.stdout.strip().splitlines()[-1])

@@ -8,12 +8,14 @@ import typer
 
 from vsearch import __version__
 from vsearch.cli.bench import bench_command
+from vsearch.cli.classify import app as classify_app
 from vsearch.cli.eval import app as eval_app
 from vsearch.cli.index import app as index_app
 from vsearch.cli.models import models_command
 from vsearch.cli.query import query_command
 from vsearch.cli.tag import tag_command
 from vsearch.cli.train import app as train_app
+from vsearch.cli.trainset import app as trainset_app
 
 app = typer.Typer(name="vsearch", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Search a product catalogue by photo and text; tag products.")
@@ -24,6 +26,8 @@ app.command("models")(models_command)
 app.command("bench")(bench_command)
 app.add_typer(train_app, name="train")
 app.command("tag")(tag_command)
+app.add_typer(classify_app, name="classify")
+app.add_typer(trainset_app, name="trainset")
 
 
 def _version(value: bool) -> None:
