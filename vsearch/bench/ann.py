@@ -1,10 +1,10 @@
-"""ANN part of `vsearch bench`: QPS, recall@10, build time and memory of each index type vs exact search.
+"""ANN part of `vsearch bench`: QPS (single-thread and all cores), recall@10, build time and memory of each
+index type against exact search, on calibrated synthetic vectors (`vsearch.bench.synthetic`) and on the real ones.
 
-Vectors are synthesised from real catalogue embeddings, not uniform noise (on which every
-approximate index shows recall near zero): k-means splits the real vectors into clusters; each
-synthetic vector is a random real vector plus Gaussian noise with its cluster's per-dimension spread
-times `noise`, re-normalised. Queries are drawn the same way from other seeds, so they are held out.
-Vectors are generated in seeded chunks, so a 1M x 1280 set never sits in memory twice.
+Each size is one generation pass: vectors come in seeded chunks; every chunk is added to the indexes under
+test and searched exactly for the held-out queries (top-10 merged across chunks), then dropped, so a
+10M x 1280 set never sits in memory. Queries are rows of the same generative process held out of the
+database, as real held-out photos are in the real curves.
 """
 
 from __future__ import annotations
@@ -12,71 +12,36 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
-from vsearch.index.autoindex import choose_index, train_index
-from vsearch.index.tuning import apply_params, recall_at_k, tune
+from vsearch.bench.synthetic import CHUNK, Generator, Knobs
 
 _logger = logging.getLogger(__name__)
-CHUNK = 100_000
+QUERY_SEED = 7_000_001
 
 
-@dataclass
-class Synth:
-    """Generator of embedding-like unit vectors around real ones."""
-
-    base: np.ndarray  # [m, dim] real unit vectors
-    cluster: np.ndarray  # [m] k-means cluster of each
-    spread: np.ndarray  # [clusters, dim] per-dimension std of residuals
-    noise: float = 0.5
-
-    @classmethod
-    def fit(cls, real: np.ndarray, clusters: int = 64, noise: float | None = None, seed: int = 0) -> Synth:
-        """Fit clusters; `noise=None` calibrates it so the median nearest-neighbour cosine matches the real set."""
-        real = np.ascontiguousarray(real, np.float32)
-        k = max(1, min(clusters, len(real) // 20))
-        km = faiss.Kmeans(real.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False)
-        km.train(real)
-        _, assign = km.index.search(real, 1)
-        assign = assign[:, 0]
-        spread = np.stack([(real[assign == c] - km.centroids[c]).std(axis=0) if (assign == c).sum() > 1
-                           else np.full(real.shape[1], real.std(), np.float32) for c in range(k)])
-        synth = cls(real, assign, spread.astype(np.float32), noise or 0.5)
-        if noise is None:
-            target = nn_similarity(real)
-            synth.noise = min((0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0),
-                              key=lambda a: abs(nn_similarity(replace(synth, noise=a).sample(len(real), 5)) - target))
-        return synth
-
-    def sample(self, n: int, seed: int) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        pick = rng.integers(0, len(self.base), n)
-        out = self.base[pick] + self.noise * self.spread[self.cluster[pick]] * rng.standard_normal(
-            (n, self.base.shape[1]), dtype=np.float32)
-        faiss.normalize_L2(out)
-        return out
-
-    def chunks(self, n: int, seed: int) -> Iterator[np.ndarray]:
-        for i, start in enumerate(range(0, n, CHUNK)):
-            yield self.sample(min(CHUNK, n - start), seed * 1000 + i)
-
-
-def nn_similarity(vectors: np.ndarray, sample: int = 500, seed: int = 0) -> float:
-    """Median cosine of a vector's nearest other vector: how tight the set is (to compare real vs synthetic)."""
-    pick = np.random.default_rng(seed).choice(len(vectors), min(sample, len(vectors)), replace=False)
-    scores, _ = faiss.knn(vectors[pick], vectors, 2, metric=faiss.METRIC_INNER_PRODUCT)
-    return float(np.median(scores[:, 1]))
-
-
-def _rss() -> int:
+def rss_bytes(field_name: str = "VmRSS") -> int:
+    """Resident (VmRSS) or peak resident (VmHWM) memory of this process."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field_name + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def index_bytes(index: faiss.Index) -> int:
+    """Bytes the index holds: list codes + ids, or the flat/HNSW storage (quantizer counted as flat centroids)."""
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        return int(ivf.ntotal * (ivf.code_size + 8) + ivf.nlist * ivf.d * 4)
+    inner = faiss.downcast_index(index.index) if hasattr(index, "id_map") else faiss.downcast_index(index)
+    links = 2 * inner.hnsw.nb_neighbors(0) * 4 if hasattr(inner, "hnsw") else 0
+    return int(index.ntotal * (index.d * 4 + 8 + links))
 
 
 @dataclass
@@ -87,85 +52,155 @@ class AnnResult:
     index_type: str
     factory: str
     build_s: float
-    memory_mb: float
+    index_mb: float
+    rss_growth_mb: float
     params: dict[str, int] = field(default_factory=dict)
     recall_at_10: float = 1.0
-    qps: float = 0.0
+    qps_1_thread: float = 0.0
+    qps_all_cores: float = 0.0
     speedup_vs_exact: float = 1.0
+    speedup_vs_exact_1_thread: float = 1.0
+    queries: int = 0
     tuning: list[dict[str, float]] = field(default_factory=list)
     note: str = ""
 
 
-def _timed_search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, float]:
-    index.search(queries[:8], k)  # warm caches and thread pool
-    t0 = time.perf_counter()
-    _, ids = index.search(queries, k)
-    return ids, len(queries) / (time.perf_counter() - t0)
+def _timed(index: Any, queries: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, float]:
+    """Search with `threads` OpenMP threads; (ids, queries per second)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        index.search(queries[:4], k)  # warm caches and thread pool
+        t0 = time.perf_counter()
+        _, ids = index.search(queries, k)
+        return ids, len(queries) / (time.perf_counter() - t0)
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
-def bench_size(synth: Synth, n: int, index_types: list[str], *, queries: int = 500, tune_queries: int = 200,
-               max_memory: int | None = None, target: float = 0.95, k: int = 10,
+class ExactTopK:
+    """Exact inner-product top-k of fixed queries over a stream of chunks, timed (all cores and 1 thread)."""
+
+    def __init__(self, queries: np.ndarray, k: int, single_thread_queries: int = 50) -> None:
+        self.q, self.k, self.q1 = queries, k, min(single_thread_queries, len(queries))
+        self.scores = np.full((len(queries), k), -np.inf, np.float32)
+        self.ids = np.full((len(queries), k), -1, np.int64)
+        self.seconds = self.seconds_1 = 0.0
+        self.seen = 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        s, i = faiss.knn(self.q, chunk, self.k, metric=faiss.METRIC_INNER_PRODUCT)
+        self.seconds += time.perf_counter() - t0
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        t0 = time.perf_counter()
+        faiss.knn(self.q[:self.q1], chunk, self.k, metric=faiss.METRIC_INNER_PRODUCT)
+        self.seconds_1 += time.perf_counter() - t0
+        faiss.omp_set_num_threads(before)
+        both_s = np.concatenate([self.scores, s], axis=1)
+        both_i = np.concatenate([self.ids, i + self.seen], axis=1)
+        top = np.argsort(-both_s, axis=1, kind="stable")[:, :self.k]
+        self.scores, self.ids = np.take_along_axis(both_s, top, 1), np.take_along_axis(both_i, top, 1)
+        self.seen += len(chunk)
+
+    def qps(self) -> tuple[float, float]:
+        return len(self.q) / max(self.seconds, 1e-9), self.q1 / max(self.seconds_1, 1e-9)
+
+
+def dataset(gen: Generator, n: int, holdout: int, seed: int) -> tuple[np.ndarray, Callable[[], Iterator[np.ndarray]]]:
+    """Held-out queries (the first `holdout` rows of chunk 0) and a re-playable iterator over the `n` others."""
+    first = gen.sample(min(CHUNK, n) + holdout, seed * 100_003)
+
+    def chunks() -> Iterator[np.ndarray]:
+        yield first[holdout:]
+        rest = n - (len(first) - holdout)
+        for i, start in enumerate(range(0, rest, CHUNK)):
+            yield gen.sample(min(CHUNK, rest - start), seed * 100_003 + i + 1)
+
+    return np.ascontiguousarray(first[:holdout]), chunks
+
+
+def bench_size(gen: Generator, n: int, index_types: list[str], *, queries: int = 500, tune_queries: int = 200,
+               max_memory: int | None = None, target: float = 0.95, k: int = 10, dump: Path | None = None,
                progress: Callable[[str], None] = lambda s: None) -> list[AnnResult]:
-    """Exact search plus each of `index_types` ("auto" or an alias/factory) over `n` synthetic vectors."""
-    dim = synth.base.shape[1]
-    xq = synth.sample(queries + tune_queries, seed=7_000_001)
+    """Exact search plus each of `index_types` ("auto" or an alias/factory) over `n` synthetic vectors.
+
+    `dump`: a folder that receives the same vectors (`emb/NNN.npy`), queries and exact top-k (`queries.npy`,
+    `truth.npy`, the first `queries` rows are the evaluation ones), for another tool to index.
+    """
+    from vsearch.index.autoindex import choose_index, train_index
+    from vsearch.index.tuning import apply_params, recall_at_k, tune
+
+    xq, chunks = dataset(gen, n, queries + tune_queries, seed=n)
     q_eval, q_tune = xq[:queries], xq[queries:]
-    progress(f"{n}: exact")
-    rss0, t0 = _rss(), time.perf_counter()
-    flat = faiss.IndexFlatIP(dim)
-    for chunk in synth.chunks(n, seed=n):
-        flat.add(chunk)
-    build = time.perf_counter() - t0
-    mem = (_rss() - rss0) / 2**20
-    truth_eval, exact_qps = _timed_search(flat, q_eval, k)
-    _, truth_tune = flat.search(q_tune, k)
-    del flat
-    results = [AnnResult(n, "exact", "Flat", round(build, 2), round(mem, 1), qps=round(exact_qps, 1))]
+    built: list[tuple[str, Any, Any, float, int]] = []
     for kind in index_types:
-        progress(f"{n}: {kind}")
-        choice = choose_index(n, dim, max_memory, kind)
-        rss0, t0 = _rss(), time.perf_counter()
-        ivf = faiss.try_extract_index_ivf(faiss.index_factory(dim, choice.factory, faiss.METRIC_INNER_PRODUCT))
-        train = synth.sample(min(n, max(40 * ivf.nlist, 20_000)) if ivf is not None else 16, seed=9_000_001)
-        index = train_index(train, choice.factory, max_train=len(train))
-        del train
-        ids_seq = 0
-        for chunk in synth.chunks(n, seed=n):
-            index.add_with_ids(chunk, np.arange(ids_seq, ids_seq + len(chunk), dtype=np.int64))
-            ids_seq += len(chunk)
-        build = time.perf_counter() - t0
-        mem = (_rss() - rss0) / 2**20
+        choice = choose_index(n, gen.dim, max_memory, kind)
+        ivf = faiss.try_extract_index_ivf(faiss.index_factory(gen.dim, choice.factory, faiss.METRIC_INNER_PRODUCT))
+        want = min(n, max(40 * ivf.nlist, 20_000)) if ivf is not None else 16
+        sample = np.concatenate([c for c, _ in zip(chunks(), range(-(-want // CHUNK)))])[:want]
+        progress(f"{n}: train {choice.factory} on {len(sample)}")
+        rss0, t0 = rss_bytes(), time.perf_counter()
+        index = train_index(sample, choice.factory, max_train=len(sample))
+        del sample
+        built.append((kind, choice, index, time.perf_counter() - t0, rss0))
+    exact = ExactTopK(xq, k)
+    add_s = [0.0] * len(built)
+    for c, chunk in enumerate(chunks()):
+        progress(f"{n}: chunk {c + 1}/{-(-n // CHUNK)}")
+        exact.add(chunk)
+        if dump is not None:
+            (dump / "emb").mkdir(parents=True, exist_ok=True)
+            np.save(dump / "emb" / f"{c:04d}.npy", chunk)
+        for j, (_, _, index, _, _) in enumerate(built):
+            t0 = time.perf_counter()
+            index.add_with_ids(chunk, np.arange(exact.seen - len(chunk), exact.seen, dtype=np.int64))
+            add_s[j] += time.perf_counter() - t0
+    truth_eval, truth_tune = exact.ids[:queries], exact.ids[queries:]
+    if dump is not None:
+        np.save(dump / "queries.npy", xq)
+        np.save(dump / "truth.npy", exact.ids)
+    exact_qps, exact_qps_1 = exact.qps()
+    results = [AnnResult(n, "exact", "Flat (brute force, chunked)", 0.0, round(n * (gen.dim * 4 + 8) / 2**20, 1), 0.0,
+                         qps_1_thread=round(exact_qps_1, 2), qps_all_cores=round(exact_qps, 2),
+                         queries=len(xq), note=f"1-thread QPS on {exact.q1} queries")]
+    for j, (kind, choice, index, train_s, rss0) in enumerate(built):
+        progress(f"{n}: tune {kind}")
         params, _, curve = tune(index, q_tune, truth_tune, None, target, k)
         apply_params(index, params)
-        found, qps = _timed_search(index, q_eval, k)
+        found, qps = _timed(index, q_eval, k, faiss.omp_get_max_threads())
+        _, qps_1 = _timed(index, q_eval, k, 1)
         recall = recall_at_k(found, truth_eval, k)
-        results.append(AnnResult(n, kind, choice.factory, round(build, 2), round(mem, 1), params, round(recall, 4),
-                                 round(qps, 1), round(qps / exact_qps, 1), curve,
-                                 "; ".join(choice.reasons) if kind == "auto" else ""))
+        results.append(AnnResult(n, kind, choice.factory, round(train_s + add_s[j], 2),
+                                 round(index_bytes(index) / 2**20, 1), round((rss_bytes() - rss0) / 2**20, 1),
+                                 params, round(recall, 4), round(qps_1, 1), round(qps, 1), round(qps / exact_qps, 1),
+                                 round(qps_1 / exact_qps_1, 1), queries,
+                                 curve, "; ".join(choice.reasons) if kind == "auto" else ""))
         _logger.info("%s n=%d %s recall %.3f qps %.0f", kind, n, choice.factory, recall, qps)
-        del index
+    built.clear()
     return results
 
 
 def bench_ann(real: np.ndarray, sizes: list[int], types_by_size: dict[int, list[str]], *, queries: int = 500,
-              max_memory: int | None = None, noise: float | None = None, target: float = 0.95,
-              progress: Callable[[str], None] = lambda s: None) -> dict[str, object]:
-    """Part (2) of the bench: every size, every index type, plus how the vectors were made."""
-    synth = Synth.fit(real, noise=noise)
-    how = "calibrated to match the real median nearest-neighbour cosine" if noise is None else "given"
-    sample = synth.sample(len(real), seed=123)
-    out: dict[str, object] = {
-        "vectors": {"method": f"real embeddings + Gaussian noise ({synth.noise} x the per-dimension std of their "
-                              f"k-means cluster, {len(synth.spread)} clusters), re-normalised; noise scale "
-                              f"{how}"
-                              "; queries drawn the same way from other seeds (held out)",
-                    "real_vectors": int(len(real)), "dim": int(real.shape[1]),
-                    "median_nn_cosine_real": round(nn_similarity(real), 4),
-                    "median_nn_cosine_synthetic_same_count": round(nn_similarity(sample), 4)},
-        "max_memory_bytes": max_memory, "queries": queries, "tune_queries": 200,
-        "tune_target_recall": target, "results": []}
+              max_memory: int | None = None, target: float = 0.95, titles: np.ndarray | None = None,
+              knobs: Knobs | None = None, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Part (2) of the bench: calibration (unless `knobs` are given), real-only rows, every size and index type."""
+    from vsearch.bench.calibrate import calibration_report, real_row
+
+    if knobs is None:
+        gen, vectors = calibration_report(real, progress=progress)
+    else:
+        gen = Generator.fit(real, knobs=knobs)
+        vectors = {**gen.describe(), "note": "knobs given, not calibrated in this run"}
+    rows = [("real photos", real), ("real titles", titles)]
+    out: dict[str, Any] = {"vectors": vectors, "max_memory_bytes": max_memory, "queries": queries,
+                           "tune_queries": 200, "tune_target_recall": target,
+                           "real_rows": [real_row(v, name, max_memory, queries) for name, v in rows
+                                         if v is not None and len(v)],
+                           "results": []}
     for n in sizes:
-        res = bench_size(synth, n, types_by_size.get(n, ["auto"]), queries=queries, max_memory=max_memory,
+        res = bench_size(gen, n, types_by_size.get(n, ["auto"]), queries=queries, max_memory=max_memory,
                          target=target, progress=progress)
-        out["results"].extend(asdict(r) for r in res)  # type: ignore[attr-defined]
+        out["results"].extend(asdict(r) for r in res)
     return out

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from vsearch.bench.synthetic import Knobs
 from vsearch.core.atomic import atomic_write_text
 from vsearch.core.errors import CatalogError
 
@@ -48,6 +49,8 @@ class BenchConfig:
     warm_runs: int = 100
     workers: int | None = None
     quick: bool = False
+    knobs: Knobs | None = None
+    """Generator spreads to use instead of calibrating them in this run (e.g. from eval/bench/calibration.json)."""
 
     @classmethod
     def quick_config(cls, catalog: Path, **kw: Any) -> BenchConfig:
@@ -151,9 +154,10 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] = lambda s: None
         out["query_latency"] = query_latency(source, photos, cfg.cold_runs, cfg.warm_runs)
         with Store(source / "store.lmdb", readonly=True) as store:
             _, real = store.load_vectors("image")
+            _, titles = store.load_vectors("title")
         progress("ann")
         out["ann"] = bench_ann(real, cfg.sizes, cfg.types_by_size, queries=cfg.queries, max_memory=cfg.max_memory,
-                               target=cfg.target, progress=progress)
+                               target=cfg.target, titles=titles, knobs=cfg.knobs, progress=progress)
         out["ann"]["real_source"] = str(source)
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
@@ -170,24 +174,48 @@ def markdown(doc: dict[str, Any]) -> str:
              "| model | photos | raw forward img/s | build img/s | build / raw |", "|---|---|---|---|---|",
              f"| {fb['model']} ({fb['precision']}) | {fb['photos']} | {fb['raw_forward_img_s']} | {fb['build_img_s']} "
              f"| {fb['build_vs_raw']} |", "",
-             "## Index types vs exact search (recall@10, batch QPS)", "", f"Vectors: {ann['vectors']['method']}. "
+             "## Index types vs exact search (recall@10, batch QPS)", "", _vectors_line(ann["vectors"]),
+             "",
              f"Knobs tuned to recall@10 >= {ann['tune_target_recall']} on {ann['tune_queries']} tuning queries; "
              f"recall and QPS measured on {ann['queries']} other held-out queries, all in one batch.", "",
-             "| n | type | factory | params | recall@10 | QPS | x exact | build s | memory MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| set | n | exact QPS (1 thread / all) | auto picks | IVF recall by nprobe | HNSW recall by efSearch |",
+             "|---|---|---|---|---|---|",
+             *(f"| {r['name']} | {r['n']:,} | {r['exact_qps_1_thread']} / {r['exact_qps_all_cores']} | "
+               f"{r['auto_factory']} | {_curve(r['curves']['ivf_nprobe'])} | {_curve(r['curves']['hnsw_efSearch'])} |"
+               for r in ann["real_rows"]), "",
+             "| n | type | factory | params | recall@10 | QPS 1 thread | QPS all | x exact | build s | index MiB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in ann["results"]:
         lines.append(f"| {r['n']:,} | {r['index_type']} | {r['factory']} | {r['params'] or '-'} | {r['recall_at_10']} "
-                     f"| {r['qps']} | {r['speedup_vs_exact']} | {r['build_s']} | {r['memory_mb']} |")
+                     f"| {r['qps_1_thread']} | {r['qps_all_cores']} | {r['speedup_vs_exact']} | {r['build_s']} "
+                     f"| {r['index_mb']} |")
     lines += ["", "## `vsearch query` latency", "", "| mode | p50 ms | p95 ms | runs |", "|---|---|---|---|",
               *(f"| {name} | {lat[key]['p50_ms']} | {lat[key]['p95_ms']} | {lat[key]['runs']} |"
                 for key, name in (("cold", "cold (new process)"), ("warm", "warm (model loaded)"))), ""]
     return "\n".join(lines)
 
 
+def _curve(curve: dict[str, float]) -> str:
+    return " ".join(f"{k}:{v:.3f}" for k, v in curve.items()) or "-"
+
+
+def _vectors_line(vec: dict[str, Any]) -> str:
+    line = f"Vectors: {vec['model']}, knobs {vec['knobs']}."
+    if "largest_gap" in vec:
+        line += (f" Calibrated at {vec['calibrated_at_n']} vectors: largest recall gap to the real curves "
+                 f"{vec['largest_gap']} (tolerance {vec['tolerance']}); closest synthetic-to-real cosine "
+                 f"{vec['max_cosine_synthetic_to_any_real']}.")
+    return line
+
+
 def write_results(doc: dict[str, Any], out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """`<stem>.json` and `<stem>.md` in `out_dir`, each written atomically."""
+    """`<stem>.json` and `<stem>.md` in `out_dir`, each written atomically (plus the calibration curves PNG)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
     atomic_write_text(json_path, json.dumps(doc, indent=2))
     atomic_write_text(md_path, markdown(doc))
+    if "curves_real" in doc.get("ann", {}).get("vectors", {}):
+        from vsearch.bench.plot import plot_calibration
+
+        plot_calibration(doc["ann"]["vectors"], out_dir / f"{stem}-calibration.png")
     return json_path, md_path

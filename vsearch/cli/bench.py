@@ -29,6 +29,8 @@ def bench_command(
     max_memory: Annotated[str, typer.Option(help="Memory budget given to the auto index.")] = "4GB",
     model: Annotated[str, typer.Option("--model", "-m", help="Backbone to time.")] = "timm:tf_efficientnet_lite0",
     photos: Annotated[int | None, typer.Option(min=8, help="Photos for the forward/build rates.")] = None,
+    calibration: Annotated[Path | None, typer.Option(help="calibration.json whose generator knobs to reuse "
+                                                          "instead of calibrating (minutes) in this run.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for bench[-quick].json and .md.")] = Path("eval/bench"),
     as_json: JsonOpt = False,
 ) -> None:
@@ -41,6 +43,14 @@ def bench_command(
         root = catalog or _default_catalog()
         kw = {"model": model, "max_memory": parse_memory(max_memory), "source_index": source_index}
         cfg = BenchConfig.quick_config(root, **kw) if quick else BenchConfig(root, **kw)  # type: ignore[arg-type]
+        if calibration:
+            import json
+
+            from vsearch.bench.synthetic import Knobs
+
+            if not calibration.is_file():
+                raise BadQueryError(f"calibration file not found: {calibration}")
+            cfg.knobs = Knobs(**json.loads(calibration.read_text(encoding="utf-8"))["vectors"]["knobs"])
         if photos:
             cfg.photos = photos
         if sizes:
