@@ -81,7 +81,8 @@ def build_command(
                 spec = EmbedSpec(model, weights, precision, batch_size=batch_size)
                 report, _ = build_on_ray(cat, resolve_index(index), embedder, spec, text, address=address,
                                          progress=progress, batch_size=batch_size, workers=workers,
-                                         factory=index_type, max_memory=max_memory, target_recall=target_recall, wait=wait)
+                                         factory=index_type, max_memory=max_memory, target_recall=target_recall,
+                                         wait=wait)
             else:
                 report = build_catalog_index(cat, resolve_index(index), embedder, text, batch_size=batch_size,
                                              workers=workers, factory=index_type, max_memory=max_memory,
