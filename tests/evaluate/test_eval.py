@@ -212,7 +212,9 @@ def test_rendition_protocol(products_224: Path, products_small: Path, data_dir: 
     with (catalog / "labels.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows({**r, "image": str(products_224 / r["image"])} for r in both)
+        for r in both:  # photos copied in: catalogue paths must stay inside the catalogue folder
+            (catalog / Path(r["image"]).name).write_bytes((products_224 / r["image"]).read_bytes())
+            writer.writerow({**r, "image": Path(r["image"]).name})
     suite = tmp_path / "rend.toml"
     suite.write_text(f'name = "rend"\ndata = "{data_dir}"\ncatalog = "{catalog}"\nmodel = "tiny"\n'
                      '[rendition]\ncatalog = "products-small"\n')
