@@ -1,6 +1,6 @@
 """Deterministic crashes (`VSEARCH_CRASH_AT`) of build, add and remove at every named point.
 
-Each run is a forked child that `os._exit`s at the point (no cleanup, like kill -9), on real photos,
+Each run is a child process that `os._exit`s at the point (no cleanup, like kill -9), on real photos,
 the tiny model, the real MiniLM title model, lmdb and FAISS. After each crash the index must verify
 without damage, a reader must answer correctly, and re-running the command must finish the job with
 every product present exactly once with exactly its photos.
@@ -40,27 +40,35 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     return {"a": a, "b": b, "expected": expected, "emb": emb, "text": text, "base": base, "kill": kill}
 
 
-def _op(world, op: str, index: Path) -> None:  # type: ignore[no-untyped-def]
+def _run(op: str, index: Path, a: Path, b: Path, emb: object, text: object) -> None:
     if op == "build":
-        build_catalog_index(load_catalog(world["a"]), index, world["emb"], world["text"], workers=0, batch_size=4)
+        build_catalog_index(load_catalog(a), index, emb, text, workers=0, batch_size=4)  # type: ignore[arg-type]
     elif op == "add":
-        add_products(load_catalog(world["b"]), index, world["emb"], world["text"], workers=0, batch_size=2)
+        add_products(load_catalog(b), index, emb, text, workers=0, batch_size=2)  # type: ignore[arg-type]
     else:
-        remove_products(index, sorted(load_catalog(world["a"]).products)[-REMOVED:])
+        remove_products(index, sorted(load_catalog(a).products)[-REMOVED:])
+
+
+def _op(world, op: str, index: Path) -> None:  # type: ignore[no-untyped-def]
+    _run(op, index, world["a"], world["b"], world["emb"], world["text"])
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from tests.index.test_crash_points import _run
+from vsearch.models import create_embedder, create_text_embedder
+op, index, a, b = sys.argv[1], *map(Path, sys.argv[2:])
+_run(op, index, a, b, create_embedder("tiny", device="cpu"), create_text_embedder(device="cpu"))
+"""
 
 
 def _crash(world, op: str, index: Path, point: str) -> int:  # type: ignore[no-untyped-def]
-    pid = os.fork()
-    if pid == 0:  # the child: crash at `point` or finish
-        code = 1
-        try:
-            os.environ[CRASH_ENV] = point
-            _op(world, op, index)
-            code = 0
-        finally:
-            os._exit(code)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
+    """Run `op` in a fresh process that exits at `point` (a fresh process, not a fork: forking a process
+    whose torch/OpenMP threads already run can deadlock the child)."""
+    env = {**os.environ, CRASH_ENV: point, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", CHILD, op, str(index), str(world["a"]), str(world["b"])],
+                          cwd=ROOT, env=env, timeout=300).returncode
 
 
 def _check_readable(index: Path) -> None:

@@ -34,6 +34,12 @@ def _fork(work) -> int:  # type: ignore[no-untyped-def]
     if pid == 0:
         code = 1
         try:
+            import faiss
+            import torch
+
+            # The parent's OpenMP thread pool does not survive the fork: a parallel region would wait forever.
+            torch.set_num_threads(1)
+            faiss.omp_set_num_threads(1)
             code = work()
         except IndexBusyError:
             code = REFUSED
