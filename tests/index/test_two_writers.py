@@ -76,6 +76,20 @@ def _reader(index: Path, photos: list[str], known: set[str]) -> int:
 
 
 def test_two_writers_and_a_reader_for_100_rounds(products_224: Path, tmp_path: Path) -> None:
+    """Run in a fresh interpreter: the rounds fork writers, and the suite's process has open lmdb environments
+    and thread pools from earlier tests that a forked child must not inherit."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys; from pathlib import Path; from tests.index.test_two_writers import run_rounds; "
+            "run_rounds(Path(sys.argv[1]), Path(sys.argv[2]))")
+    out = subprocess.run([sys.executable, "-c", code, str(products_224), str(tmp_path)], cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def run_rounds(products_224: Path, tmp_path: Path) -> None:
     labels = write_subset(products_224, tmp_path / "cat", 10 + 2 * ROUNDS, every=17)
     folder = labels.parent
     with labels.open(newline="") as fh:

@@ -53,17 +53,17 @@ def combine_queries(vectors: np.ndarray) -> np.ndarray:
 
 def _load_published(index_dir: Path, name: str) -> faiss.Index:
     """The published FAISS file `name` (its pending copy while a writer is finishing a publish)."""
-    from vsearch.core.errors import IndexMissingError
+    from vsearch.core.errors import IndexDamagedError, IndexMissingError
     from vsearch.index.faiss_index import load_index
     from vsearch.index.manifest import live_file
 
     path = live_file(index_dir, name)
     try:
         return load_index(path, use_gpu=False)
-    except IndexMissingError:
-        if path.name == name:
+    except (IndexMissingError, IndexDamagedError, FileNotFoundError):
+        if path.name == name or path.exists():
             raise
-        return load_index(index_dir / name, use_gpu=False)  # the writer renamed the pending copy in place
+        return load_index(index_dir / name, use_gpu=False)  # the writer renamed the pending copy in place mid-read
 
 
 class Searcher:
