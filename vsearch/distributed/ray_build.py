@@ -21,7 +21,7 @@ from vsearch.core.errors import BadQueryError, CatalogError
 from vsearch.core.log import Progress, no_progress
 
 if TYPE_CHECKING:
-    from vsearch.catalog.reader import Catalog, Photo
+    from vsearch.catalog.reader import Catalog
     from vsearch.index.build import BuildReport
     from vsearch.index.store import Store
     from vsearch.models.base import ImageEmbedder, TextEmbedder
@@ -148,21 +148,6 @@ def actor_plan(resources: dict[str, float], max_actors: int | None = None) -> tu
     return count, per_gpu, per_cpu
 
 
-def _todo(store: Store, catalog: Catalog) -> tuple[list[Photo], list[str]]:
-    """Photos not yet in the store (same path, size and mtime): the single-process build's resume rule."""
-    from vsearch.index.build import photo_signature
-
-    _, _, sigs = store.row_table("image")
-    todo, todo_sigs = [], []
-    for photo in catalog.photos:
-        sig = photo_signature(photo.path)
-        if str(photo.path) in sigs and sigs[str(photo.path)] in (sig, ""):
-            continue
-        todo.append(photo)
-        todo_sigs.append(sig)
-    return todo, todo_sigs
-
-
 def _shards(n: int, size: int) -> Iterator[tuple[int, int, int]]:
     for shard, start in enumerate(range(0, n, size)):
         yield shard, start, min(n, start + size)
@@ -173,7 +158,9 @@ def embed_on_ray(store: Store, catalog: Catalog, spec: EmbedSpec, *, shard_size:
     """Embed the catalogue's missing photos on the connected cluster; the driver writes each shard."""
     import ray
 
-    todo, todo_sigs = _todo(store, catalog)
+    from vsearch.index.build import photos_to_embed
+
+    todo, todo_sigs = photos_to_embed(store, catalog)
     stats = RayStats(reused=len(catalog.photos) - len(todo))
     if not todo:
         return stats

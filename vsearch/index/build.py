@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vsearch import __version__
-from vsearch.catalog.reader import Catalog
+from vsearch.catalog.reader import Catalog, Photo
 from vsearch.core.errors import CatalogError, IndexMismatchError
 from vsearch.core.log import Progress, no_progress
 from vsearch.index.manifest import Manifest, now_iso, read_manifest
@@ -68,6 +68,20 @@ def photo_signature(path: Path) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
+def photos_to_embed(store: Store, catalog: Catalog) -> tuple[list[Photo], list[str]]:
+    """The catalogue's photos not yet in the store, with their signatures: the resume rule (same path, size
+    and mtime is embedded already) shared by the local and the Ray build."""
+    _, _, sigs = store.row_table("image")
+    todo, todo_sigs = [], []
+    for photo in catalog.photos:
+        sig = photo_signature(photo.path)
+        if str(photo.path) in sigs and sigs[str(photo.path)] in (sig, ""):
+            continue
+        todo.append(photo)
+        todo_sigs.append(sig)
+    return todo, todo_sigs
+
+
 def _check_stamp(store: Store, key: str, emb: ImageEmbedder | TextEmbedder, index_dir: Path) -> None:
     stamp = {"model": emb.name, "weights_id": emb.weights_id, "dim": emb.dim}
     previous = store.get_info(key)
@@ -92,14 +106,7 @@ def _ingest(store: Store, catalog: Catalog, index_dir: Path, embedder: ImageEmbe
                     zip(products.items(), store.get_products(list(products)))}
     store.put_products(products)
 
-    _, _, sigs = store.row_table("image")
-    todo, todo_sigs = [], []
-    for photo in catalog.photos:
-        sig = photo_signature(photo.path)
-        if sigs.get(str(photo.path)) in (sig, "") and str(photo.path) in sigs:
-            continue
-        todo.append(photo)
-        todo_sigs.append(sig)
+    todo, todo_sigs = photos_to_embed(store, catalog)
     out.reused = len(catalog.photos) - len(todo)
     progress("embed photos", 0, len(todo))
     t0 = time.perf_counter()
