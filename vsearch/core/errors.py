@@ -35,6 +35,10 @@ class BadQueryError(VsearchError):
     """A query that cannot be answered as asked (unknown id, no text index, bad option)."""
 
 
+class UnknownProductError(BadQueryError):
+    """A product id the index does not hold (HTTP 404 in `vsearch serve`)."""
+
+
 class IndexBusyError(VsearchError):
     """Another process holds an index's writer lock (one writer at a time)."""
 

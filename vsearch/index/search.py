@@ -174,24 +174,19 @@ class Searcher:
             raise BadQueryError("no query photos given")
         return embed_query_photos(self.embedder, photos)
 
-    def search_photos(self, photos: Sequence[str | Path], k: int = 10) -> list[Hit]:
+    def search_photos(self, photos: Sequence[str | Path], k: int = 10, where: Filter | None = None) -> list[Hit]:
         """Products most similar to the photos, taken together as views of one product."""
-        return self.search_vector(combine_queries(self.embed_photos(photos)), k)
+        return self.search_vector(combine_queries(self.embed_photos(photos)), k, where=where)
 
-    def search_text(self, text: str, k: int = 10) -> list[Hit]:
+    def search_text(self, text: str, k: int = 10, where: Filter | None = None) -> list[Hit]:
         """Products whose photos match `text` in the image space (an open_clip text tower, or a trained
         alignment head), else whose titles are closest to it (title index, MiniLM)."""
-        kind, query = self.text_query_vector(text)
-        return self.search_vector(query, k, kind=kind)
-
-    def text_query_vector(self, text: str) -> tuple[str, np.ndarray]:
-        """(index kind, unit vector) that `search_text` searches with."""
         if not text.strip():
             raise BadQueryError("empty text query")
         query = self._text_in_image_space(text)
         if query is not None:
-            return "image", query
-        return "title", self.text_embedder.encode_texts([text])[0]
+            return self.search_vector(query, k, kind="image", where=where)
+        return self.search_vector(self.text_embedder.encode_texts([text])[0], k, kind="title", where=where)
 
     def _text_in_image_space(self, text: str) -> np.ndarray | None:
         """`text` as a unit image-space vector, or None when the index has no way to put it there."""
@@ -209,12 +204,14 @@ class Searcher:
             aligner = self._aligner = load_aligner(self.index_dir, path)
         return aligner.map_texts(self.text_embedder.encode_texts([text]))[0]
 
-    def search_like(self, product_id: str, k: int = 10) -> list[Hit]:
+    def search_like(self, product_id: str, k: int = 10, where: Filter | None = None) -> list[Hit]:
         """Products similar to an indexed one (its photos as the query), excluding itself."""
         vectors = self.store.product_vectors(product_id, "image")
         if vectors.size == 0:
-            raise BadQueryError(f"product '{product_id}' is not in index {self.index_dir}")
-        return self.search_vector(combine_queries(vectors), k, exclude={product_id})
+            from vsearch.core.errors import UnknownProductError
+
+            raise UnknownProductError(f"product '{product_id}' is not in index {self.index_dir}")
+        return self.search_vector(combine_queries(vectors), k, exclude={product_id}, where=where)
 
     def search_vector(self, query: np.ndarray, k: int = 10, kind: str = "image",
                       exclude: set[str] | None = None, where: Filter | None = None) -> list[Hit]:

@@ -24,7 +24,7 @@ def create_app(index_dir: "str | Path", *, device: str | None = None, max_upload
     from fastapi.responses import FileResponse, JSONResponse
     from starlette.exceptions import HTTPException
 
-    from vsearch.core.errors import BadImageError, BadQueryError, IndexMissingError, VsearchError
+    from vsearch.core.errors import BadImageError, IndexMissingError, UnknownProductError, VsearchError
     from vsearch.serve.live import LiveIndex
     from vsearch.serve.routes import filter_values, search_request
 
@@ -63,7 +63,7 @@ def create_app(index_dir: "str | Path", *, device: str | None = None, max_upload
 
     @app.exception_handler(VsearchError)
     async def _vsearch(_: Request, exc: VsearchError) -> JSONResponse:
-        return error(404 if isinstance(exc, BadQueryError) and "not in index" in str(exc) else 400, str(exc))
+        return error(404 if isinstance(exc, UnknownProductError) else 400, str(exc))
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:

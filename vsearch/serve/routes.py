@@ -40,41 +40,16 @@ def search_request(searcher: Searcher, body: Any, photos: list[Path] | None) -> 
     if flt is not None:
         flt.check_columns(searcher.columns())
     if photos is not None:
-        query, vector, exclude = "photo", _photo_query(searcher, photos), None
+        query, hits = "photo", searcher.search_photos(photos, k, where=flt)
     elif isinstance(body.get("text"), str) and body.get("like") is None:
-        text = body["text"]
-        if not text.strip():
+        if not body["text"].strip():
             raise UploadError(422, "text: empty text query")
-        hits = searcher.search_text(text, k) if flt is None else _filtered_text(searcher, text, k, flt)
-        return {"query": text, "results": [h.to_dict() for h in hits]}
+        query, hits = body["text"], searcher.search_text(body["text"], k, where=flt)
     elif isinstance(body.get("like"), str) and body.get("text") is None:
-        query, exclude = body["like"], {body["like"]}
-        vector = _like_query(searcher, body["like"])
+        query, hits = body["like"], searcher.search_like(body["like"], k, where=flt)
     else:
         raise UploadError(422, "body: give exactly one of \"text\" or \"like\" (or upload a photo)")
-    hits = searcher.search_vector(vector, k, exclude=exclude, where=flt)
     return {"query": query, "results": [h.to_dict() for h in hits]}
-
-
-def _photo_query(searcher: Searcher, photos: list[Path]) -> Any:
-    from vsearch.index.search import combine_queries
-
-    return combine_queries(searcher.embed_photos(photos))
-
-
-def _like_query(searcher: Searcher, product_id: str) -> Any:
-    from vsearch.core.errors import BadQueryError
-    from vsearch.index.search import combine_queries
-
-    vectors = searcher.store.product_vectors(product_id, "image")
-    if vectors.size == 0:
-        raise BadQueryError(f"product '{product_id}' is not in index {searcher.index_dir}")
-    return combine_queries(vectors)
-
-
-def _filtered_text(searcher: Searcher, text: str, k: int, flt: Any) -> list[Any]:
-    query = searcher.text_query_vector(text)
-    return searcher.search_vector(query[1], k, kind=query[0], where=flt)
 
 
 def filter_values(searcher: Searcher, max_distinct: int = 60) -> dict[str, list[str]]:
