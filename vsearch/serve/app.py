@@ -22,6 +22,7 @@ def create_app(index_dir: "str | Path", *, device: str | None = None, max_upload
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse
+    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 
     from vsearch.core.errors import BadImageError, IndexMissingError, UnknownProductError, VsearchError
@@ -82,6 +83,7 @@ def create_app(index_dir: "str | Path", *, device: str | None = None, max_upload
         return out
 
     def with_temp_files(photos: list[tuple[str, bytes]], fn: Any) -> Any:
+        """Model work runs in the thread pool (callers), so one slow query never stalls the event loop."""
         with tempfile.TemporaryDirectory(prefix="vsearch-upload-") as tmp:
             paths = []
             for i, (_, data) in enumerate(photos):
@@ -107,12 +109,13 @@ def create_app(index_dir: "str | Path", *, device: str | None = None, max_upload
             body = {"k": form.get("k", 10), "where": form.getlist("where")}
             if not photos:
                 raise UploadError(422, "photo: no photo in the upload")
-            return with_temp_files(photos, lambda paths: search_request(live.get(), body, paths))
+            return await run_in_threadpool(with_temp_files, photos,
+                                           lambda paths: search_request(live.get(), body, paths))
         try:
             body = await request.json()
         except ValueError:
             raise UploadError(422, "body: send JSON {\"text\": ...} or {\"like\": ...}, or a multipart photo") from None
-        return search_request(live.get(), body, None)
+        return await run_in_threadpool(search_request, live.get(), body, None)
 
     @app.post("/api/tag")
     async def tag(request: Request) -> dict[str, Any]:
@@ -124,7 +127,9 @@ def create_app(index_dir: "str | Path", *, device: str | None = None, max_upload
             from vsearch.tags.tagger import Tagger
 
             state["tagger"] = Tagger(live.index_dir)
-        results = with_temp_files(photos, lambda paths: state["tagger"].tag_photos([str(p) for p in paths]))
+        tagger = state["tagger"]
+        results = await run_in_threadpool(with_temp_files, photos,
+                                          lambda paths: tagger.tag_photos([str(p) for p in paths]))
         for (name, _), result in zip(photos, results):
             result["photo"] = name
         return {"results": results}
