@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -100,6 +101,7 @@ def main() -> None:
     photos = [p.read_bytes() for p in sorted((DATA / "products-small" / "images").glob("*.jpg"))[:200]]
     with (DATA / "products-224" / "labels.csv").open(newline="") as fh:
         texts = [r["productDisplayName"] for r in list(csv.DictReader(fh))[::40]]
+    load_before = [round(v, 2) for v in os.getloadavg()]  # other work on the machine inflates latency: say so
     proc, base = start(args.index)
     try:
         health = httpx.get(base + "/api/health").json()
@@ -110,7 +112,8 @@ def main() -> None:
         soak = run(base, "photo", 16, photos, texts, 10**9, args.soak_seconds)
         result = {"command": "python scripts/bench_serve.py " + " ".join(sys.argv[1:]),
                   "index": {"path": str(args.index), "products": health["products"], "model": health["model"]},
-                  "machine": {"cores": len(__import__("os").sched_getaffinity(0))}, "runs": runs,
+                  "machine": {"cores": len(os.sched_getaffinity(0)), "load_average_before": load_before,
+                              "load_average_after": [round(v, 2) for v in os.getloadavg()]}, "runs": runs,
                   "soak_16_clients": soak, "server_rss_mb": round(rss_mb(proc.pid), 1)}
     finally:
         proc.terminate()

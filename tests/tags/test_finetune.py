@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -77,11 +78,14 @@ def test_finetuned_heads_beat_majority_and_tag_new_photos(tuned_index: tuple[Pat
     with (products_224 / "labels.csv").open(newline="") as fh:
         indexed = {row["id"] for row in csv.DictReader(fh)}
     with (products_small / "labels.csv").open(newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["id"] not in indexed][:20]
+        rows = [r for r in csv.DictReader(fh) if r["id"] not in indexed][:60]
     results = tagger.tag_photos([products_small / r["image"] for r in rows])
     hits = np.mean([res["attributes"]["masterCategory"]["label"] == r["masterCategory"]
                     for res, r in zip(results, rows)])
-    assert hits >= 0.8  # products-small holds apparel and footwear only; the head must still tell them apart
+    # products-small holds apparel and footwear only (34 / 26 in these 60): the head must tell them apart, well
+    # above always answering the larger of the two
+    majority = max(Counter(r["masterCategory"] for r in rows).values()) / len(rows)
+    assert hits >= 0.8 and hits >= majority + 0.2, (hits, majority)
 
 
 def test_write_and_eval_read_tuned_features(tuned_index: tuple[Path, dict]) -> None:
@@ -93,7 +97,8 @@ def test_write_and_eval_read_tuned_features(tuned_index: tuple[Path, dict]) -> N
     with Store(index / "store.lmdb") as store:
         metas = [m for _, m in store.iter_products()]
     agree = np.mean([m["tag_masterCategory"] == m["masterCategory"] for m in metas])
-    assert agree > 0.85
+    majority = max(Counter(m["masterCategory"] for m in metas).values()) / len(metas)
+    assert agree > 0.85 and agree >= majority + 0.2, (agree, majority)
     # features of another fine-tuning run in the store: heads refuse them instead of predicting from them
     other = index.parent / "other"
     shutil.copytree(index, other)

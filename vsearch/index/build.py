@@ -235,11 +235,12 @@ def add_products(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedde
     with open_writable(index_dir, wait) as store:
         manifest = read_manifest(index_dir)
         manifest.check_model(embedder.name, embedder.weights_id, embedder.dim)
-        known = _published_products(index_dir, store, set(catalog.products))
+        known = _known_products(index_dir, store, set(catalog.products))
         got = _ingest(store, catalog, index_dir, embedder, text_embedder if manifest.text_model else None,
                       batch_size, workers, progress, True)
         progress("update index", 0, 1)
         report.sync = [asdict(r) for r in sync_saved(index_dir, store)]
+        store.set_info(_ADD_KNOWN, None)
         progress("update index", 1, 1)
     manifest = read_manifest(index_dir)
     report.products_added = len(set(catalog.products) - known)
@@ -249,6 +250,24 @@ def add_products(catalog: Catalog, index_dir: str | Path, embedder: ImageEmbedde
     report.needs_retrain = manifest.build.get("needs_retrain")
     report.seconds = round(time.perf_counter() - start, 2)
     return report
+
+
+_ADD_KNOWN = "add_known_products"
+
+
+def _known_products(index_dir: Path, store: Store, wanted: set[str]) -> set[str]:
+    """Products of `wanted` the index held before this add began, recorded in the store on the first attempt so
+    that a resumed add of the same catalogue counts added and updated products as the first attempt would have
+    (by then the crashed run may already have replaced an upserted product's photo rows)."""
+    import hashlib
+
+    key = hashlib.sha256("\n".join(sorted(wanted)).encode()).hexdigest()
+    saved = store.get_info(_ADD_KNOWN)
+    if isinstance(saved, dict) and saved.get("catalog") == key:
+        return set(saved["known"])
+    known = _published_products(index_dir, store, wanted)
+    store.set_info(_ADD_KNOWN, {"catalog": key, "known": sorted(known)})
+    return known
 
 
 def _published_products(index_dir: Path, store: Store, wanted: set[str]) -> set[str]:
