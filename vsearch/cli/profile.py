@@ -235,7 +235,8 @@ def eval_profiles_command(
     if as_json:
         print_json({"files": [str(f) for f in files], **report})
         return
-    for m in ("random", "embedding", "tags", "both"):
+    for m in ("random", "embedding", "tags", "both", "embedding_nearest", "tags_nearest", "both_nearest", "best"):
         t = report["test"][m]
-        stdout.print(f"  {m:<10} test R@1 {t['R@1']:.3f}  R@10 {t['R@10']:.3f}", highlight=False)
+        stdout.print(f"  {m:<18} test R@1 {t['R@1']:.3f}  R@10 {t['R@10']:.3f}", highlight=False)
+    stdout.print(f"best on validation: {report['chosen']['best']['name']}", highlight=False)
     stdout.print(f"{report['groups']} groups, {report['test']['queries']} test queries; report: {files[1]}")

@@ -86,7 +86,7 @@ def evaluate_profiles(products: Products, model: TagModel, by: str = "brandName"
     def pick(names: list[str]) -> str:
         return max(names, key=lambda n: (val[n]["R@10"], val[n]["R@1"]))
 
-    chosen = {"both": pick([n for n in settings if n.startswith("both_")]),
+    chosen = {"both": pick([n for n in settings if n.startswith("both_") and "nearest" not in n]),
               "both_nearest": pick([n for n in settings if n.startswith("both_nearest_")]),
               "best": pick(list(settings))}
     for s in results:
