@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vsearch.profiles.evaluate import recall_at
+from vsearch.profiles.evaluate import macro_recall_at, recall_at
 from vsearch.profiles.select import representatives
 from vsearch.profiles.train import applicability, attribute_targets, balanced_accuracy, f1_threshold
 from vsearch.profiles.vocab import mine_styles
@@ -68,6 +68,8 @@ def test_recall_and_balanced_accuracy_by_hand() -> None:
     s = np.array([[0.9, 0.1, 0.5], [0.2, 0.2, 0.1], [0.1, 0.3, 0.7]])
     # query 0: truth 2 ranks 2nd; query 1: truth 1 ties with group 0 (a tie counts against); query 2: truth 2 first
     assert recall_at(s, np.array([2, 1, 2]), ks=(1, 2)) == {"R@1": round(1 / 3, 4), "R@2": 1.0}
+    # per group: group 2 has queries 0 (miss at 1) and 2 (hit) -> 0.5; group 1 has query 1 (miss) -> 0; mean 0.25
+    assert macro_recall_at(s, np.array([2, 1, 2]), ks=(1,)) == {"R@1": 0.25}
     assert balanced_accuracy(np.array(["a", "a", "a", "b"]), np.array(["a", "a", "b", "a"])) == pytest.approx(1 / 3)
     assert f1_threshold(np.array([0.9, 0.8, 0.2, 0.1]), np.array([True, True, False, False])) == 0.25
     assert f1_threshold(np.array([0.9, 0.1]), np.array([False, False])) == 0.5

@@ -32,6 +32,12 @@ def recall_at(s: np.ndarray, truth: np.ndarray, ks: tuple[int, ...] = (1, 10)) -
     return {f"R@{k}": round(float(np.mean(rank < k)), 4) for k in ks}
 
 
+def macro_recall_at(s: np.ndarray, truth: np.ndarray, ks: tuple[int, ...] = (1, 10)) -> dict[str, float]:
+    """`recall_at` averaged per true group: a big group's many queries count once."""
+    per = [recall_at(s[truth == g], truth[truth == g], ks) for g in np.unique(truth)]
+    return {f"R@{k}": round(float(np.mean([p[f"R@{k}"] for p in per])), 4) if per else 0.0 for k in ks}
+
+
 def candidates() -> dict[str, Scoring]:
     """Every setting the protocol measures, by name."""
     out: dict[str, Scoring] = {}
@@ -78,8 +84,11 @@ def evaluate_profiles(products: Products, model: TagModel, by: str = "brandName"
         rows, truth = np.asarray(rows_list, np.int64), np.asarray(truth_list, np.int64)
         res: dict[str, Any] = {"queries": len(rows), "random": recall_at(rng.random((len(rows), len(groups))), truth),
                                "tags_raw": recall_at(cosine(tag_rows[rows], tags), truth)}
+        res["per_group_mean"] = {}
         for name, scoring in settings.items():
-            res[name] = recall_at(scores(z_rows[rows], products.x[rows], mats, scoring), truth)
+            sc = scores(z_rows[rows], products.x[rows], mats, scoring)
+            res[name] = recall_at(sc, truth)
+            res["per_group_mean"][name] = macro_recall_at(sc, truth)
         results[s] = res
     val = results["val"]
 
@@ -92,6 +101,7 @@ def evaluate_profiles(products: Products, model: TagModel, by: str = "brandName"
     for s in results:
         for alias, name in chosen.items():
             results[s][alias] = results[s][name]
+            results[s]["per_group_mean"][alias] = results[s]["per_group_mean"][name]
     out.update(chosen={alias: {"name": name, **settings[name].__dict__} for alias, name in chosen.items()},
                val=results["val"], test=results["test"])
     out["examples"] = _examples(z_rows, tag_rows, mats.g_z, tags, model.tag_names, list(groups), queries["test"],

@@ -19,10 +19,13 @@ def markdown(report: dict[str, Any]) -> str:
              "vectors; `both`: alpha x tags + (1 - alpha) x embedding; `_nearest`: the group's closest representative "
              "instead of its mean. Chosen on validation: "
              + ", ".join(f"{a} = {c['name']}" for a, c in report["chosen"].items()) + ".", "",
-             "| method | val R@1 | val R@10 | test R@1 | test R@10 |", "|---|---|---|---|---|"]
+             "| method | val R@1 | val R@10 | test R@1 | test R@10 | test R@10, mean over groups |",
+             "|---|---|---|---|---|---|"]
     for m in METHODS:
         v, t = report["val"][m], report["test"][m]
-        lines.append(f"| {m} | {v['R@1']:.3f} | {v['R@10']:.3f} | {t['R@1']:.3f} | {t['R@10']:.3f} |")
+        macro = report["test"].get("per_group_mean", {}).get(m)
+        lines.append(f"| {m} | {v['R@1']:.3f} | {v['R@10']:.3f} | {t['R@1']:.3f} | {t['R@10']:.3f} | "
+                     + (f"{macro['R@10']:.3f} |" if macro else "- |"))
     lines += ["", f"Queries: val {report['val']['queries']}, test {report['test']['queries']}.", "",
               "Examples (test queries, top tag-profile match and the tags that explain it):", ""]
     for ex in report.get("examples", []):
