@@ -12,6 +12,8 @@ from vsearch.cli.classify import app as classify_app
 from vsearch.cli.eval import app as eval_app
 from vsearch.cli.index import app as index_app
 from vsearch.cli.models import models_command
+from vsearch.cli.profile import app as profile_app
+from vsearch.cli.profile import recommend_command
 from vsearch.cli.query import query_command
 from vsearch.cli.serve import serve_command
 from vsearch.cli.tag import tag_command
@@ -30,6 +32,8 @@ app.command("tag")(tag_command)
 app.add_typer(classify_app, name="classify")
 app.add_typer(trainset_app, name="trainset")
 app.command("serve")(serve_command)
+app.add_typer(profile_app, name="profile")
+app.command("recommend")(recommend_command)
 
 
 def _version(value: bool) -> None:

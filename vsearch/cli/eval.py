@@ -8,8 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from vsearch.cli.common import DeviceOpt, JsonOpt, fail, print_json, stdout, user_errors
+from vsearch.cli.profile import eval_profiles_command
 
 app = typer.Typer(no_args_is_help=True, help="Measure retrieval and tagging on a suite; gate on baselines.")
+app.command("profiles")(eval_profiles_command)
 
 SuiteOpt = Annotated[Path, typer.Option("--suite", "-s", help="Suite file (TOML), e.g. eval/suites/products.toml.")]
 EvalIndexOpt = Annotated[Path | None, typer.Option("--index", "-i", help="Built index of the suite's catalogue "

@@ -1,0 +1,240 @@
+"""Train the heads of a `TagModel` on an index's products and judge them on its held-out test split.
+
+Settings (the regularisation C of each head) are chosen on the validation split; test figures are measured
+once, at the end. Class-balanced: every class weighs the same in the loss (balanced accuracy is the goal).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vsearch.core.errors import BadQueryError
+from vsearch.core.log import Progress, no_progress
+from vsearch.profiles.heads import NA, LinearHead, TagModel
+from vsearch.profiles.products import Products
+from vsearch.profiles.vocab import STYLE_VOCAB_VERSION, mine_styles
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """How heads are trained.
+
+    Attributes:
+        grid: values of C (inverse L2 strength on standardised inputs) tried on the validation split.
+        applicable: an article type carries an attribute when at least this share of its training products has
+            a value; the others are labelled `n/a`.
+        min_count: classes (and tags) with fewer training examples are left out.
+        type_column: the column that says what kind of article a product is.
+    """
+
+    grid: tuple[float, ...] = (0.003, 0.01, 0.03)
+    applicable: float = 0.2
+    min_count: int = 5
+    type_column: str = "articleType"
+    max_iter: int = 300
+
+
+def applicability(values: list[str], types: list[str], train: np.ndarray, share: float) -> list[str]:
+    """Article types whose training products carry the attribute in at least `share` of cases (sorted)."""
+    have: dict[str, list[int]] = {}
+    for v, t, tr in zip(values, types, train):
+        if tr and t:
+            have.setdefault(t, [0, 0])
+            have[t][0] += bool(v)
+            have[t][1] += 1
+    return sorted(t for t, (n, total) in have.items() if n / total >= share)
+
+
+def attribute_targets(values: list[str], types: list[str], applies_to: list[str]) -> list[str]:
+    """The value where known, `n/a` where the product's type does not carry the attribute, else "" (unknown)."""
+    ok = set(applies_to)
+    return [v if v else ("" if t in ok or not t else NA) for v, t in zip(values, types)]
+
+
+def _fit(z: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> Any:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a capped lbfgs run is still a usable head
+        return LogisticRegression(C=c, class_weight="balanced", max_iter=max_iter).fit(z, y)
+
+
+def balanced_accuracy(truth: np.ndarray, pred: np.ndarray) -> float:
+    """Mean recall over the classes present in `truth` (a class the head never predicts scores 0)."""
+    classes = np.unique(truth)
+    return float(np.mean([np.mean(pred[truth == c] == c) for c in classes])) if len(classes) else 0.0
+
+
+def train_attribute(name: str, z: np.ndarray, values: list[str], types: list[str], split: np.ndarray,
+                    cfg: HeadConfig) -> tuple[LinearHead, dict[str, Any]]:
+    """A class-balanced multi-class head with an `n/a` class learned from the article types; its test report."""
+    train = split == "train"
+    applies = applicability(values, types, train, cfg.applicable) if any(not v for v in values) else None
+    target = np.array(attribute_targets(values, types, applies) if applies is not None else values, dtype=object)
+    names, counts = np.unique(target[train & (target != "")].astype(str), return_counts=True)
+    keep = sorted(str(c) for c, k in zip(names, counts) if k >= cfg.min_count)
+    if len([c for c in keep if c != NA]) < 2:
+        raise BadQueryError(f"'{name}' has fewer than 2 classes with {cfg.min_count}+ training products")
+    use = np.isin(target.astype(str), keep)
+    best: tuple[float, float, Any] | None = None
+    va = use & (split == "val")
+    for c in cfg.grid:
+        clf = _fit(z[train & use], target[train & use].astype(str), c, cfg.max_iter)
+        score = balanced_accuracy(target[va].astype(str), clf.predict(z[va])) if va.any() else 0.0
+        _logger.info("%s C=%g val balanced accuracy %.4f", name, c, score)
+        if best is None or score > best[0]:
+            best = (score, c, clf)
+    assert best is not None
+    val_score, c, clf = best
+    head = LinearHead(name, "multiclass", [str(k) for k in clf.classes_], clf.coef_.astype(np.float32),
+                      clf.intercept_.astype(np.float32), source=f"column:{name}", applies_to=applies)
+    if len(head.labels) == 2:  # sklearn keeps one row for two classes: make it a proper two-way softmax
+        w, b = head.coef[0], head.intercept[0]
+        head.coef, head.intercept = np.stack([-w / 2, w / 2]), np.array([-b / 2, b / 2], np.float32)
+    report = attribute_report(head, z, values, target, split)
+    report.update(C=c, val_balanced_accuracy=round(val_score, 4))
+    return head, report
+
+
+def attribute_report(head: LinearHead, z: np.ndarray, values: list[str], target: np.ndarray,
+                     split: np.ndarray) -> dict[str, Any]:
+    """Test figures on the products with a real value, and on `n/a` rows.
+
+    `accuracy`/`balanced_accuracy`: the head as shipped (an n/a prediction on a labelled product is wrong).
+    `*_given_applicable`: the best real class (n/a left out), as a head without applicability would answer.
+    `balanced_accuracy_frequent`: over the classes with 10+ test products only (a class with one test product
+    moves the plain balanced accuracy by 1/K on its own).
+    """
+    te = split == "test"
+    prob = head.proba(z[te])
+    labels = np.asarray(head.labels, dtype=object)
+    pred = labels[prob.argmax(axis=1)].astype(str)
+    real_cls = labels != NA
+    pred_real = labels[real_cls][prob[:, real_cls].argmax(axis=1)].astype(str)
+    truth = np.asarray(values, dtype=object)[te].astype(str)
+    real = truth != ""
+    tr = (split == "train") & (np.asarray(values, dtype=object) != "")
+    classes, counts = np.unique(np.asarray(values, dtype=object)[tr].astype(str), return_counts=True)
+    majority = str(classes[counts.argmax()]) if len(classes) else ""
+    t_real, p_real, p_given = truth[real], pred[real], pred_real[real]
+    frequent = [c for c in np.unique(t_real) if (t_real == c).sum() >= 10]
+    keep = np.isin(t_real, frequent)
+
+    def acc(t: np.ndarray, p: np.ndarray) -> float:
+        return round(float(np.mean(t == p)), 4) if len(t) else 0.0
+
+    report: dict[str, Any] = {
+        "test": int(real.sum()), "classes": [c for c in head.labels if c != NA],
+        "accuracy": acc(t_real, p_real), "balanced_accuracy": round(balanced_accuracy(t_real, p_real), 4),
+        "accuracy_given_applicable": acc(t_real, p_given),
+        "balanced_accuracy_given_applicable": round(balanced_accuracy(t_real, p_given), 4),
+        "balanced_accuracy_frequent": round(balanced_accuracy(t_real[keep], p_real[keep]), 4),
+        "frequent_classes": frequent,
+        "majority": {"label": majority, "accuracy": acc(t_real, np.full(len(t_real), majority)),
+                     "balanced_accuracy": round(balanced_accuracy(t_real, np.full(len(t_real), majority)), 4)},
+        "chance_balanced_accuracy": round(1.0 / max(len(np.unique(t_real)), 1), 4),
+        "predicted_na_on_labelled": int((p_real == NA).sum()),
+        "per_class": {c: {"support": int((t_real == c).sum()), "recall": acc(p_real[t_real == c],
+                                                                               np.full((t_real == c).sum(), c))}
+                      for c in np.unique(t_real)},
+    }
+    na = np.asarray(target, dtype=object)[te].astype(str) == NA
+    if head.applies_to is not None:
+        report["applies_to"] = head.applies_to
+        report["na"] = {"test": int(na.sum()), "recall": acc(pred[na], np.full(na.sum(), NA)) if na.any() else None}
+    return report
+
+
+def style_targets(descriptions: list[str]) -> list[set[str] | None]:
+    """Mined style tags per product; None where the product has no description (unknown, not "no style")."""
+    return [mine_styles(d) if d else None for d in descriptions]
+
+
+def train_styles(z: np.ndarray, descriptions: list[str], split: np.ndarray, cfg: HeadConfig,
+                 progress: Progress = no_progress) -> tuple[list[LinearHead], dict[str, Any]]:
+    """One balanced logistic head per style tag; the threshold of each maximises its validation F1."""
+    from sklearn.metrics import average_precision_score
+
+    mined = style_targets(descriptions)
+    known = np.array([m is not None for m in mined])
+    train, va, te = known & (split == "train"), known & (split == "val"), known & (split == "test")
+    tags = sorted({t for m, tr in zip(mined, train) if tr and m for t in m})
+    y_all = {t: np.array([bool(m and t in m) for m in mined]) for t in tags}
+    tags = [t for t in tags if y_all[t][train].sum() >= cfg.min_count and y_all[t][va].any()]
+    heads, per_tag = [], {}
+    for k, tag in enumerate(tags):
+        progress("style heads", k, len(tags))
+        y = y_all[tag]
+        best: tuple[float, float, Any] | None = None
+        for c in cfg.grid:
+            clf = _fit(z[train], y[train], c, cfg.max_iter)
+            ap = float(average_precision_score(y[va], clf.decision_function(z[va])))
+            if best is None or ap > best[0]:
+                best = (ap, c, clf)
+        assert best is not None
+        _, c, clf = best
+        head = LinearHead(tag, "tag", [tag], clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32),
+                          source=f"description:{STYLE_VOCAB_VERSION}")
+        head.threshold = f1_threshold(head.proba(z[va])[:, 0], y[va])
+        p = head.proba(z[te])[:, 0]
+        pred = p >= head.threshold
+        tp = int((pred & y[te]).sum())
+        per_tag[tag] = {"train_positives": int(y[train].sum()), "test_positives": int(y[te].sum()),
+                        "base_rate": round(float(y[te].mean()), 4),
+                        "ap": round(float(average_precision_score(y[te], p)), 4) if y[te].any() else None,
+                        "f1": round(2 * tp / max(int(pred.sum()) + int(y[te].sum()), 1), 4),
+                        "precision": round(tp / max(int(pred.sum()), 1), 4),
+                        "recall": round(tp / max(int(y[te].sum()), 1), 4), "threshold": head.threshold, "C": c}
+        heads.append(head)
+    progress("style heads", len(tags), len(tags))
+    report = {"vocab": STYLE_VOCAB_VERSION, "test_products": int(te.sum()), "train_products": int(train.sum()),
+              "products_without_description": int((~known).sum()), "tags": per_tag}
+    return heads, report
+
+
+def f1_threshold(prob: np.ndarray, y: np.ndarray) -> float:
+    """The threshold in 0.05..0.95 with the best F1 on `y` (0.5 without positives)."""
+    if not y.any():
+        return 0.5
+    grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
+    pred = prob[None, :] >= grid[:, None]
+    f1 = 2 * (pred & y).sum(axis=1) / np.maximum(pred.sum(axis=1) + y.sum(), 1)
+    return float(grid[int(f1.argmax())])
+
+
+def train_model(products: Products, columns: list[str], *, styles: str | None = "description",
+                cfg: HeadConfig | None = None, progress: Progress = no_progress) -> tuple[TagModel, dict[str, Any]]:
+    """Attribute heads for `columns` and style heads from the `styles` column; with their test report.
+
+    Raises:
+        BadQueryError: a column (or the styles column) no product has.
+    """
+    cfg = cfg or HeadConfig()
+    products.require(columns + ([styles] if styles else []))
+    train = products.split == "train"
+    mean = products.x[train].mean(axis=0)
+    std = np.maximum(products.x[train].std(axis=0), 1e-4)
+    model = TagModel(products.backbone, mean.astype(np.float32), std.astype(np.float32),
+                     extra={"config": cfg.__dict__, "style_vocab": STYLE_VOCAB_VERSION})
+    z = model.standardise(products.x)
+    types = products.column(cfg.type_column) if cfg.type_column in products.columns() else [""] * len(products.ids)
+    report: dict[str, Any] = {"split": {s: int((products.split == s).sum()) for s in ("train", "val", "test")},
+                              "attributes": {}}
+    if styles:
+        heads, report["styles"] = train_styles(z, products.column(styles), products.split, cfg, progress)
+        model.heads += heads
+    for k, col in enumerate(columns):
+        progress("attribute heads", k, len(columns))
+        head, report["attributes"][col] = train_attribute(col, z, products.column(col), types, products.split, cfg)
+        model.heads.append(head)
+    progress("attribute heads", len(columns), len(columns))
+    return model, report
