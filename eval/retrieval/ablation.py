@@ -248,21 +248,23 @@ def renditions(data: Path, cache: FeatureCache, grocery_head: RetrievalHead) -> 
                  "views_per_product": views, "rows": {}}
     # settings for renditions: tuned on a split of the training products' own views (held-out views as queries)
     tr = meta["train_products"]
+    cfg_r = MetricConfig(steps=200, products=64, per_product=2)
     half = tr[: len(tr) // 2]
     tune_rows = {}
+    rest = tr[len(tr) // 2:]
+    qq = np.stack([cache.vectors[photo_key(Path(src[i]), 0, 0)] for i in rest])
+    yy = np.array([row[i] for i in rest])
     for margin in (0.0, 0.1):
+        h = fit(half, replace(cfg_r, margin=margin), 1.0)
         for mix in (0.25, 0.5, 1.0):
-            h = fit(half, MetricConfig(margin=margin, steps=400, products=256), mix)
-            rest = tr[len(tr) // 2:]
-            qq = np.stack([cache.vectors[photo_key(Path(src[i]), 0, 0)] for i in rest])
-            yy = np.array([row[i] for i in rest])
-            tune_rows[f"margin {margin}, mix {mix}"] = recall(h.apply(qq) @ h.apply(gvecs).T, yy)
+            hm = replace(h, mix=mix)
+            tune_rows[f"margin {margin}, mix {mix}"] = recall(hm.apply(qq) @ hm.apply(gvecs).T, yy)
     out["tuning (views of other products as queries, gallery 8,146)"] = tune_rows
     out["tuning_frozen"] = recall(np.stack([cache.vectors[photo_key(Path(src[i]), 0, 0)] for i in tr[len(tr) // 2:]])
                                   @ gvecs.T, np.array([row[i] for i in tr[len(tr) // 2:]]))
     best = max(tune_rows, key=lambda k: tune_rows[k]["R@1"])
     margin, mix = float(best.split(",")[0].split()[1]), float(best.split("mix ")[1])
-    cfg = MetricConfig(margin=margin, steps=400, products=256)
+    cfg = replace(cfg_r, margin=margin)
     strict = fit(tr, cfg, mix)
     known = fit(tr + meta["query_products"], cfg, mix)
     out["chosen"] = {"margin": margin, "mix": mix}
@@ -285,6 +287,8 @@ def main() -> None:
     tuned = tune_grocery(g, log)
     report = grocery_report(g, tuned)
     log("grocery done")
+    (CACHE / "ablation-grocery.json").write_text(json.dumps({k: v for k, v in report.items() if k != "heads"},
+                                                            indent=1))
     rend, p224_head = renditions(data, cache, report["heads"].pop("views + real"))
     xv, yv = g.x["val"], g.y["val"]
     report["val"]["products-224 head (cross-domain)"] = recall(p224_head.apply(xv) @ p224_head.apply(g.shop).T, yv)
