@@ -84,3 +84,26 @@ def test_retraining_needs_replace_and_index_add_keeps_the_head(trained: Path, gr
                               "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["photos_reused"] == 31
+
+
+def test_query_ocr_reranks_by_package_text(trained: Path, grocery: Path, tmp_path: Path) -> None:
+    pytest.importorskip("rapidocr_onnxruntime")
+    from vsearch.catalog.reader import load_catalog
+    from vsearch.retrieval.rerank import CATALOG_TEXT, write_catalog_text
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    photo = str(next((grocery / "phone" / "val").rglob("*.jpg")))
+    res = runner.invoke(app, ["query", photo, "--index", str(copy), "--ocr"])
+    assert res.exit_code == 1 and "--ocr" in res.output and len(res.output.strip().splitlines()) == 1
+    assert write_catalog_text(copy, load_catalog(grocery / "shop", id_from="folder")) == 31
+    texts = json.loads((copy / CATALOG_TEXT).read_text())
+    assert "BRAVO" in texts["Bravo-Apple-Juice"].upper()
+    plain = json.loads(runner.invoke(app, ["query", photo, "--index", str(copy), "-k", "31", "--json"]).stdout)
+    res = runner.invoke(app, ["query", photo, "--index", str(copy), "-k", "5", "--ocr", "--json"])
+    assert res.exit_code == 0, res.output
+    fused = json.loads(res.stdout)["results"]
+    assert [h["rank"] for h in fused] == [1, 2, 3, 4, 5]
+    image = {h["id"]: h["score"] for h in plain["results"]}
+    assert all(h["score"] >= image[h["id"]] - 1e-4 for h in fused)  # text only adds
+    assert [h["score"] for h in fused] == sorted((h["score"] for h in fused), reverse=True)

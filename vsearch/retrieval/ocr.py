@@ -25,6 +25,14 @@ MIN_CONFIDENCE = 0.5
 """Words read with less confidence are dropped (mostly shelf clutter and glare)."""
 
 
+def require_ocr() -> None:
+    """`BadQueryError` now, before minutes of other work, when the ocr extra is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+        raise BadQueryError("OCR needs the ocr extra: pip install 'vsearch[ocr]' (rapidocr-onnxruntime)")
+
+
 def create_reader(threads: int = 1) -> Callable[[str], list[tuple[str, float]]]:
     """A function photo path -> [(text, confidence)] backed by rapidocr; `BadQueryError` without the extra."""
     try:
