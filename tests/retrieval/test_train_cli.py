@@ -107,3 +107,16 @@ def test_query_ocr_reranks_by_package_text(trained: Path, grocery: Path, tmp_pat
     image = {h["id"]: h["score"] for h in plain["results"]}
     assert all(h["score"] >= image[h["id"]] - 1e-4 for h in fused)  # text only adds
     assert [h["score"] for h in fused] == sorted((h["score"] for h in fused), reverse=True)
+
+
+def test_index_build_resumes_with_the_head_and_refuses_another_backbone(trained: Path, grocery: Path,
+                                                                         tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    args = ["index", "build", str(grocery / "shop"), "--index", str(copy), "--id-from", "folder", "--device", "cpu"]
+    res = runner.invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["photos_reused"] == 31
+    res = runner.invoke(app, [*args, "--model", "tiny"])
+    assert res.exit_code == 1 and "retrieval head was trained on" in res.output
+    assert len(res.output.strip().splitlines()) == 1
