@@ -70,7 +70,10 @@ def build_command(
 
         cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column,  # type: ignore[arg-type]
                            allow_outside_paths=allow_outside_paths)
-        embedder = create_embedder(model, weights=weights, device=device, precision=precision)
+        from vsearch.models.retrieval_head import with_index_head
+
+        embedder = with_index_head(resolve_index(index), create_embedder(model, weights=weights, device=device,
+                                                                         precision=precision))
         text = create_text_embedder(device=device) if titles and cat.title_column else None
         if engine not in ("local", "ray"):
             raise BadQueryError(f"--engine must be local or ray, not {engine!r}")
@@ -126,8 +129,11 @@ def add_command(
         manifest = read_manifest(path)
         cat = load_catalog(catalog, labels, id_from=id_from,  # type: ignore[arg-type]
                            allow_outside_paths=allow_outside_paths)
-        embedder = create_embedder(manifest.model, weights=weights, device=device, precision=precision,
-                                   resize=manifest.resize)
+        from vsearch.models.retrieval_head import with_index_head
+
+        embedder = with_index_head(path, create_embedder(manifest.model, weights=weights, device=device,
+                                                         precision=precision, resize=manifest.resize),
+                                   manifest.weights_id)
         text = (create_text_embedder(manifest.text_model, device=device)
                 if manifest.text_model and cat.title_column else None)
         with progress_bar(not as_json) as progress:

@@ -43,6 +43,8 @@ def query_command(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Must match the index's model.")] = None,
     weights: Annotated[str | None, typer.Option(help="Local checkpoint of the index's model.")] = None,
     device: DeviceOpt = "auto",
+    ocr: Annotated[bool, typer.Option("--ocr", help="Re-rank the top 50 by package text read from the photos "
+                                      "(needs `vsearch train retrieval --ocr` and the ocr extra).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Find the products most similar to photos, a text or an indexed product."""
@@ -51,6 +53,8 @@ def query_command(
         raise fail("give exactly one of: PHOTO..., --text, --like, --batch", as_json=as_json)
     if k < 1:
         raise fail(f"-k must be at least 1, got {k}", as_json=as_json)
+    if ocr and not photos:
+        raise fail("--ocr re-ranks photo queries: give PHOTO...", as_json=as_json)
     if text is not None and not text.strip():
         raise fail("--text is empty: give the words to search for", as_json=as_json)
     with user_errors(as_json):
@@ -63,7 +67,11 @@ def query_command(
                 _run_batch(searcher, paths, k, as_json)
                 return
             if photos:
-                label, hits = " + ".join(map(str, photos)), searcher.search_photos(photos, k)
+                label, hits = " + ".join(map(str, photos)), searcher.search_photos(photos, max(k, 50) if ocr else k)
+                if ocr:
+                    from vsearch.retrieval.rerank import OcrReranker
+
+                    hits = OcrReranker(searcher.index_dir).rerank(photos, hits, k)
             elif text is not None:
                 label, hits = text, searcher.search_text(text, k)
             else:

@@ -56,9 +56,10 @@ class EvalContext:
         """The index's image model, created once (and checked against the manifest)."""
         if self._embedder is None:
             from vsearch.models import create_embedder
+            from vsearch.models.retrieval_head import with_index_head
 
-            emb = create_embedder(self.manifest.model, device=self.device,
-                                  resize=self.manifest.resize)
+            emb = with_index_head(self.index_dir, create_embedder(self.manifest.model, device=self.device,
+                                  resize=self.manifest.resize), self.manifest.weights_id)
             self.manifest.check_model(emb.name, emb.weights_id, emb.dim)
             self._embedder = emb
         return self._embedder

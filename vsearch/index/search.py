@@ -112,9 +112,10 @@ class Searcher:
     def embedder(self) -> ImageEmbedder:
         if self._embedder is None:
             from vsearch.models import create_embedder
+            from vsearch.models.retrieval_head import with_index_head
 
-            emb = create_embedder(self.manifest.model, weights=self._weights, device=self._device,
-                                  resize=self.manifest.resize)
+            emb = with_index_head(self.index_dir, create_embedder(self.manifest.model, weights=self._weights,
+                                  device=self._device, resize=self.manifest.resize), self.manifest.weights_id)
             self.manifest.check_model(emb.name, None if self._weights else emb.weights_id, emb.dim)
             self._embedder = emb
         return self._embedder
