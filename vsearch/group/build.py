@@ -21,7 +21,7 @@ from vsearch.group.tokens import TitleParts, parse_title
 _logger = logging.getLogger(__name__)
 
 METHODS = ("greedy", "propagation")
-DEFAULT_THRESHOLD = {"boosted": 0.2, "default": 0.55}
+DEFAULT_THRESHOLD = {"boosted": 0.15, "default": 0.55}
 """Merge thresholds chosen on the PriceRunner validation clusters (eval/group/README.md)."""
 
 
@@ -141,13 +141,13 @@ def train_matcher(enc: Encoded, config: GroupConfig, train: dict[str, str],
 
 
 def cluster(n: int, pairs: Pairs, sellers: list[str], config: GroupConfig, threshold: float,
-            never: list[tuple[int, int]]) -> np.ndarray:
+            never: list[tuple[int, int]], score_fn: Any = None) -> np.ndarray:
     if config.method == "propagation":
         labels = label_propagation(n, pairs.i, pairs.j, pairs.score, sellers, threshold)
         if never:  # propagation has no veto; split a forbidden pair's group by greedy regrouping inside it
             labels = _enforce_never(labels, pairs, sellers, threshold, never)
         return labels
-    return greedy_merge(n, pairs.i, pairs.j, pairs.score, sellers, threshold, config.linkage, never)
+    return greedy_merge(n, pairs.i, pairs.j, pairs.score, sellers, threshold, config.linkage, never, score_fn)
 
 
 def _enforce_never(labels: np.ndarray, pairs: Pairs, sellers: list[str], threshold: float,
@@ -200,20 +200,25 @@ def build_groups(offers: Offers, config: GroupConfig = GroupConfig(), train: dic
     never = list(never or [])
     with timed("cluster"):
         labels = cluster(len(offers), pairs, offers.sellers, config, config.merge_threshold(matcher),
-                         never_positions(offers, never))
+                         never_positions(offers, never), lambda a, b: score_pairs(enc, matcher, a, b)[1])
     quality = group_quality(labels, pairs, config.edge_threshold, lambda a, b: score_pairs(enc, matcher, a, b)[1])
     _logger.info("%d offers -> %d groups (%s matcher)", len(offers), len(quality), matcher.kind)
     return Grouping(offers, labels, quality, pairs, config, matcher, vec, never)
 
 
-def regroup(grouping: Grouping, threshold: float, quality: bool = False) -> Grouping:
+def regroup(grouping: Grouping, threshold: float, quality: bool = False, linkage: float | None = None,
+            enc: Encoded | None = None) -> Grouping:
     """The same scored pairs merged at another threshold (for threshold sweeps; quality only on request)."""
-    config = replace(grouping.config, threshold=threshold)
+    config = replace(grouping.config, threshold=threshold,
+                     linkage=grouping.config.linkage if linkage is None else linkage)
+    enc = enc or grouping.encoded()
+
+    def score_fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return score_pairs(enc, grouping.matcher, a, b)[1]
+
     labels = cluster(len(grouping.offers), grouping.pairs, grouping.offers.sellers, config, threshold,
-                     never_positions(grouping.offers, grouping.never))
+                     never_positions(grouping.offers, grouping.never), score_fn)
     q: dict[int, dict[str, Any]] = {}
     if quality:
-        enc = grouping.encoded()
-        q = group_quality(labels, grouping.pairs, config.edge_threshold,
-                          lambda a, b: score_pairs(enc, grouping.matcher, a, b)[1])
+        q = group_quality(labels, grouping.pairs, config.edge_threshold, score_fn)
     return replace(grouping, labels=labels, quality=q, config=config)

@@ -112,3 +112,31 @@ def category_blocks(categories: list[str], skip: set[str] | frozenset[str] = fro
         if cat not in skip:
             by.setdefault(cat, []).append(pos)
     return [np.asarray(v, dtype=np.int64) for _, v in sorted(by.items())]
+
+
+def query_knn(x: Any, queries: np.ndarray, blocks: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray,
+                                                                                      np.ndarray]:
+    """Exact top-`k` neighbours of the `queries` rows among all rows of their block (themselves excluded).
+
+    Returns:
+        (query row, neighbour row, cosine) arrays; a pair of two queries may appear twice.
+    """
+    qset = set(queries.tolist())
+    out_i, out_j, out_s = [], [], []
+    for rows in blocks:
+        q = np.asarray([r for r in rows.tolist() if r in qset], dtype=np.int64)
+        if len(q) == 0 or len(rows) < 2:
+            continue
+        kk = min(k, len(rows) - 1)
+        sim = (x[q] @ x[rows].T).toarray()
+        where = {r: c for c, r in enumerate(rows.tolist())}
+        sim[np.arange(len(q)), [where[r] for r in q.tolist()]] = -1.0
+        top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+        vals = np.take_along_axis(sim, top, axis=1)
+        keep = vals > 0
+        out_i.append(np.repeat(q[:, None], kk, axis=1)[keep])
+        out_j.append(rows[top[keep]])
+        out_s.append(vals[keep].astype(np.float32))
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)

@@ -6,7 +6,11 @@ linkage between the two groups, and label propagation over the thresholded graph
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class _Groups:
@@ -47,13 +51,15 @@ def _blocked(forbid: dict[int, set[int]], groups: _Groups, a: int, b: int) -> bo
 
 
 def greedy_merge(n: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, sellers: list[str], threshold: float,
-                 linkage: float = 0.0, never: list[tuple[int, int]] | None = None) -> np.ndarray:
+                 linkage: float = 0.0, never: list[tuple[int, int]] | None = None,
+                 score_fn: ScoreFn | None = None) -> np.ndarray:
     """Merge offers along pairs by descending score while the constraints allow.
 
     Args:
         threshold: pairs scoring below it are never followed.
-        linkage: a merge also needs the mean score over all scored pairs between the two groups to reach it
-            (unscored pairs count as 0 when `linkage` > 0), which stops chains through one strong edge.
+        linkage: a merge also needs the mean score over all pairs between the two groups to reach it (average
+            linkage), which stops chains through one strong edge. Pairs that are not candidates are scored by
+            `score_fn` on demand (or count as 0 without one).
         never: offer pairs that must not share a group (business rule).
 
     Returns:
@@ -78,10 +84,12 @@ def greedy_merge(n: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, seller
         if forbid and _blocked(forbid, groups, ra, rb):
             continue
         if linkage > 0 and len(groups.members[ra]) * len(groups.members[rb]) > 1:
-            total = 0.0
-            for x in groups.members[ra]:
-                for y in groups.members[rb]:
-                    total += pair_score.get((x, y) if x < y else (y, x), 0.0)
+            cross = [(x, y) if x < y else (y, x) for x in groups.members[ra] for y in groups.members[rb]]
+            missing = [p for p in cross if p not in pair_score]
+            if missing and score_fn is not None:
+                arr = np.asarray(missing)
+                pair_score.update(zip(missing, score_fn(arr[:, 0], arr[:, 1]).tolist()))
+            total = sum(pair_score.get(p, 0.0) for p in cross)
             if total / (len(groups.members[ra]) * len(groups.members[rb])) < linkage:
                 continue
         groups.union(ra, rb)

@@ -43,9 +43,10 @@ def sweep(grouping: Grouping, truth: dict[str, str], ids: list[str],
     pos = {oid: k for k, oid in enumerate(grouping.offers.ids)}
     idx = np.asarray([pos[k] for k in ids])
     t = [truth[k] for k in ids]
+    enc = grouping.encoded()
     out = []
     for th in thresholds:
-        labels = regroup(grouping, th).labels[idx]
+        labels = regroup(grouping, th, enc=enc).labels[idx]
         r = pairwise([str(v) for v in labels.tolist()], t)
         out.append({"threshold": th, "precision": r["precision"], "recall": r["recall"], "f1": r["f1"]})
     return out

@@ -33,6 +33,7 @@ class TitleParts:
     quantities: dict[str, frozenset[str]]
     numbers: frozenset[str]
     variants: frozenset[str]
+    digit_tokens: frozenset[str] = frozenset()
 
 
 def normalise(title: str) -> str:
@@ -73,7 +74,9 @@ def parse_title(title: str) -> TitleParts:
     codes = {c for c in codes if c not in quantity_tokens and not _QUANTITY.fullmatch(c)}
     numbers = frozenset(t for t in raw if t.isdigit())
     variants = frozenset(t for t in raw if t in VARIANTS)
-    return TitleParts(words, frozenset(codes), {u: frozenset(v) for u, v in quantities.items()}, numbers, variants)
+    digit_tokens = frozenset(_code_form(t) for t in raw if any(c.isdigit() for c in t))
+    return TitleParts(words, frozenset(codes), {u: frozenset(v) for u, v in quantities.items()}, numbers, variants,
+                      digit_tokens)
 
 
 def codes_match(a: frozenset[str], b: frozenset[str]) -> tuple[int, int]:
