@@ -10,6 +10,7 @@ from vsearch import __version__
 from vsearch.cli.bench import bench_command
 from vsearch.cli.classify import app as classify_app
 from vsearch.cli.eval import app as eval_app
+from vsearch.cli.group import app as group_app
 from vsearch.cli.index import app as index_app
 from vsearch.cli.models import models_command
 from vsearch.cli.profile import app as profile_app
@@ -34,6 +35,7 @@ app.add_typer(trainset_app, name="trainset")
 app.command("serve")(serve_command)
 app.add_typer(profile_app, name="profile")
 app.command("recommend")(recommend_command)
+app.add_typer(group_app, name="group")
 
 
 def _version(value: bool) -> None:

@@ -127,3 +127,34 @@ def _print_comparison(result: Any, baseline: Path) -> None:
         stdout.print("improvements beyond tolerance: accept them with --update-baseline")
     stdout.print(f"checked {result.checked} metrics against {baseline}: "
                  f"{'ok' if result.ok else 'FAILED'}", highlight=False)
+
+
+@app.command("group")
+def group_command(
+    groups: Annotated[Path, typer.Option("--groups", "-g", help="groups.csv of `vsearch group build`.")],
+    truth: Annotated[Path, typer.Option("--truth", help="CSV with the known cluster of each offer.")],
+    truth_column: Annotated[str, typer.Option(help="Cluster column of --truth.")] = "cluster_id",
+    id_column: Annotated[str, typer.Option(help="Offer id column of --truth.")] = "product_id",
+    split: Annotated[str, typer.Option(help="Judge only offers whose truth cluster hashes into this split "
+                                       "(all, train, val, test).")] = "all",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for group_eval.json and the "
+                                             "precision-recall PNG (default: beside --groups).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pairwise precision/recall/F1, B-cubed, ARI of a grouping, and precision-recall over the merge threshold."""
+    with user_errors(as_json):
+        from vsearch.group.report import evaluate_groups
+
+        report = evaluate_groups(groups, truth, id_column, truth_column, split, out or groups.parent)
+    if as_json:
+        print_json(report)
+        return
+    pw, b3 = report["pairwise"], report["bcubed"]
+    stdout.print(f"{report['offers']} offers in {report['truth_clusters']} true clusters (split {split}); "
+                 f"{report['groups']} groups", highlight=False)
+    stdout.print(f"pairwise  P {pw['precision']:.4f}  R {pw['recall']:.4f}  F1 {pw['f1']:.4f}  "
+                 f"({pw['true_pairs']} true pairs, chance precision {report['chance_pair_precision']:.4f})",
+                 highlight=False)
+    stdout.print(f"B-cubed   P {b3['precision']:.4f}  R {b3['recall']:.4f}  F1 {b3['f1']:.4f}   "
+                 f"ARI {report['ari']:.4f}", highlight=False)
+    stdout.print(f"wrote {report['json']} and {report['plot']}", highlight=False)

@@ -1,0 +1,224 @@
+"""`build_groups`: offers -> candidate pairs -> matcher scores -> constrained merging -> scored groups."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from vsearch.core.log import Progress, no_progress, timed
+from vsearch.group.candidates import TitleVectoriser, category_blocks, sparse_knn
+from vsearch.group.cluster import greedy_merge, label_propagation
+from vsearch.group.errors import GroupError
+from vsearch.group.features import pair_features, row_cosine
+from vsearch.group.matcher import Matcher
+from vsearch.group.offers import Offers
+from vsearch.group.quality import group_quality
+from vsearch.group.tokens import TitleParts, parse_title
+
+_logger = logging.getLogger(__name__)
+
+METHODS = ("greedy", "propagation")
+DEFAULT_THRESHOLD = {"boosted": 0.15, "default": 0.55}
+"""Merge thresholds chosen on the PriceRunner validation clusters (eval/group/README.md)."""
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """Settings of one grouping run; business rules (threshold, skipped categories) a catalogue team sets."""
+
+    k: int = 20
+    code_weight: float = 0.5
+    threshold: float | None = None
+    method: str = "greedy"
+    linkage: float = 0.0
+    edge_threshold: float = 0.5
+    skip_categories: frozenset[str] = frozenset()
+
+    def merge_threshold(self, matcher: Matcher) -> float:
+        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLD[matcher.kind]
+
+
+@dataclass
+class Pairs:
+    """Scored candidate pairs: offer positions i < j, title cosine, match score."""
+
+    i: np.ndarray
+    j: np.ndarray
+    sim: np.ndarray
+    score: np.ndarray
+
+
+@dataclass
+class Grouping:
+    """A grouping and everything `assign`, `review` and `show` need to continue from it."""
+
+    offers: Offers
+    labels: np.ndarray
+    quality: dict[int, dict[str, float]]
+    pairs: Pairs
+    config: GroupConfig
+    matcher: Matcher
+    vectoriser: TitleVectoriser
+    never: list[tuple[str, str]] = field(default_factory=list)
+    version: int = 1
+
+    def group_names(self) -> list[str]:
+        return [f"G{int(g) + 1:06d}" for g in self.labels]
+
+    def encoded(self) -> Encoded:
+        return Encoded.of(self.offers, [parse_title(t) for t in self.offers.titles], self.vectoriser)
+
+    def score_of(self, label: int) -> float:
+        return self.quality[int(label)]["score"]
+
+
+def _check(offers: Offers, config: GroupConfig) -> None:
+    if len(offers) < 2:
+        raise GroupError(f"grouping needs at least 2 offers, got {len(offers)}")
+    if len(set(offers.ids)) != len(offers.ids):
+        raise GroupError("offer ids are repeated")
+    if config.method not in METHODS:
+        raise GroupError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
+    if config.k < 1:
+        raise GroupError("k must be at least 1")
+
+
+@dataclass
+class Encoded:
+    """Offers with their parsed titles and TF-IDF rows (char block, combined)."""
+
+    offers: Offers
+    parts: list[TitleParts]
+    xc: Any
+    x: Any
+
+    @classmethod
+    def of(cls, offers: Offers, parts: list[TitleParts], vec: TitleVectoriser) -> Encoded:
+        xc, x = vec.transform(offers.titles, parts)
+        return cls(offers, parts, xc, x)
+
+    def subset(self, positions: list[int]) -> Encoded:
+        return Encoded(self.offers.subset(positions), [self.parts[k] for k in positions], self.xc[positions],
+                       self.x[positions])
+
+
+def score_pairs(enc: Encoded, matcher: Matcher | None, i: np.ndarray, j: np.ndarray,
+                sim: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(features, match scores) of offer pairs (i[p], j[p]); `sim` computed when not given."""
+    if sim is None:
+        sim = row_cosine(enc.x, i, j)
+    f = pair_features(i, j, sim, row_cosine(enc.xc, i, j), enc.parts, enc.offers.titles)
+    return f, (matcher or Matcher()).scores(f)
+
+
+def candidate_pairs(enc: Encoded, config: GroupConfig,
+                    progress: Progress = no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact sparse kNN pairs within each category, minus pairs of one seller (never groupable)."""
+    offers = enc.offers
+    i, j, s = sparse_knn(enc.x, config.k, category_blocks(offers.categories, config.skip_categories), progress)
+    sellers = np.asarray(offers.sellers, dtype=object)
+    keep = (sellers[i] != sellers[j]) | (sellers[i] == "")
+    return i[keep], j[keep], s[keep]
+
+
+def train_matcher(enc: Encoded, config: GroupConfig, train: dict[str, str],
+                  progress: Progress = no_progress) -> Matcher:
+    """Fit the matcher on candidate pairs between offers that carry a training label."""
+    pos = [k for k, oid in enumerate(enc.offers.ids) if oid in train]
+    if len(pos) < 2:
+        raise GroupError(f"--train-groups labels {len(pos)} of the offers; it needs at least 2 (ids must match)")
+    sub = enc.subset(pos)
+    i, j, s = candidate_pairs(sub, config, progress)
+    f, _ = score_pairs(sub, None, i, j, s)
+    labels = np.asarray([train[oid] for oid in sub.offers.ids], dtype=object)
+    same = (labels[i] == labels[j]).astype(np.int8)
+    matcher = Matcher.fit(f, same)
+    matcher.meta.update({"train_offers": len(pos)})
+    return matcher
+
+
+def cluster(n: int, pairs: Pairs, sellers: list[str], config: GroupConfig, threshold: float,
+            never: list[tuple[int, int]], score_fn: Any = None) -> np.ndarray:
+    if config.method == "propagation":
+        labels = label_propagation(n, pairs.i, pairs.j, pairs.score, sellers, threshold)
+        if never:  # propagation has no veto; split a forbidden pair's group by greedy regrouping inside it
+            labels = _enforce_never(labels, pairs, sellers, threshold, never)
+        return labels
+    return greedy_merge(n, pairs.i, pairs.j, pairs.score, sellers, threshold, config.linkage, never, score_fn)
+
+
+def _enforce_never(labels: np.ndarray, pairs: Pairs, sellers: list[str], threshold: float,
+                   never: list[tuple[int, int]]) -> np.ndarray:
+    bad = {int(labels[a]) for a, b in never if labels[a] == labels[b]}
+    if not bad:
+        return labels
+    inside = np.isin(labels[pairs.i], list(bad)) & (labels[pairs.i] == labels[pairs.j])
+    sub = greedy_merge(len(labels), pairs.i[inside], pairs.j[inside], pairs.score[inside], sellers, threshold,
+                       0.0, never)
+    out = labels.copy()
+    offset = int(labels.max()) + 1
+    for k in np.where(np.isin(labels, list(bad)))[0]:
+        out[k] = offset + sub[k]
+    return _renumber(out)
+
+
+def _renumber(labels: np.ndarray) -> np.ndarray:
+    mapping: dict[int, int] = {}
+    return np.asarray([mapping.setdefault(int(g), len(mapping)) for g in labels], dtype=np.int64)
+
+
+def never_positions(offers: Offers, never: list[tuple[str, str]]) -> list[tuple[int, int]]:
+    pos = {oid: k for k, oid in enumerate(offers.ids)}
+    return [(pos[a], pos[b]) for a, b in never if a in pos and b in pos]
+
+
+def build_groups(offers: Offers, config: GroupConfig = GroupConfig(), train: dict[str, str] | None = None,
+                 never: list[tuple[str, str]] | None = None, progress: Progress = no_progress) -> Grouping:
+    """Group offers of one product together.
+
+    Args:
+        train: offer id -> known group for some offers; trains the matcher only, never fixes a grouping.
+        never: offer id pairs that must not share a group.
+
+    Raises:
+        GroupError: fewer than 2 offers, repeated ids, a bad setting, unusable training labels.
+    """
+    _check(offers, config)
+    with timed("parse titles"):
+        parts = [parse_title(t) for t in offers.titles]
+        vec = TitleVectoriser.fit(offers.titles, parts, config.code_weight)
+        enc = Encoded.of(offers, parts, vec)
+    matcher = train_matcher(enc, config, train, progress) if train else Matcher()
+    with timed("candidate pairs"):
+        i, j, s = candidate_pairs(enc, config, progress)
+    with timed("score pairs"):
+        _, score = score_pairs(enc, matcher, i, j, s)
+    pairs = Pairs(i, j, s, score)
+    never = list(never or [])
+    with timed("cluster"):
+        labels = cluster(len(offers), pairs, offers.sellers, config, config.merge_threshold(matcher),
+                         never_positions(offers, never), lambda a, b: score_pairs(enc, matcher, a, b)[1])
+    quality = group_quality(labels, pairs, config.edge_threshold, lambda a, b: score_pairs(enc, matcher, a, b)[1])
+    _logger.info("%d offers -> %d groups (%s matcher)", len(offers), len(quality), matcher.kind)
+    return Grouping(offers, labels, quality, pairs, config, matcher, vec, never)
+
+
+def regroup(grouping: Grouping, threshold: float, quality: bool = False, linkage: float | None = None,
+            enc: Encoded | None = None) -> Grouping:
+    """The same scored pairs merged at another threshold (for threshold sweeps; quality only on request)."""
+    config = replace(grouping.config, threshold=threshold,
+                     linkage=grouping.config.linkage if linkage is None else linkage)
+    enc = enc or grouping.encoded()
+
+    def score_fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return score_pairs(enc, grouping.matcher, a, b)[1]
+
+    labels = cluster(len(grouping.offers), grouping.pairs, grouping.offers.sellers, config, threshold,
+                     never_positions(grouping.offers, grouping.never), score_fn)
+    q: dict[int, dict[str, Any]] = {}
+    if quality:
+        q = group_quality(labels, grouping.pairs, config.edge_threshold, score_fn)
+    return replace(grouping, labels=labels, quality=q, config=config)

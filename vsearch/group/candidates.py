@@ -1,0 +1,142 @@
+"""Candidate pairs: exact sparse kNN over character n-gram TF-IDF of titles, within each category.
+
+Exact sparse products, not FAISS over a reduced vector: on PriceRunner, k=20 exact sparse kNN holds ~0.92 of
+the true pairs where 128-d SVD + FAISS held 0.54 (the n-grams of a model code are what match, and an SVD
+blurs them). Model codes and quantities get a block of their own, weighted `code_weight`, so
+`kgn34xl35g` counts for more than `fridge`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vsearch.core.log import Progress, no_progress
+from vsearch.group.tokens import TitleParts, normalise
+
+
+def code_tokens(parts: TitleParts) -> list[str]:
+    """Model codes and unit quantities as tokens: the words that tell near-identical titles apart."""
+    return sorted(parts.codes) + [f"{v}{u}" for u, vs in sorted(parts.quantities.items()) for v in sorted(vs)]
+
+
+def _identity(tokens: list[str]) -> list[str]:
+    return tokens
+
+
+@dataclass
+class TitleVectoriser:
+    """Fitted TF-IDF blocks: char n-grams of the title (weight 1) and code tokens (weight `code_weight`)."""
+
+    char: Any
+    code: Any
+    code_weight: float
+
+    @classmethod
+    def fit(cls, titles: list[str], parts: list[TitleParts], code_weight: float = 0.7,
+            ngram_range: tuple[int, int] = (2, 5)) -> TitleVectoriser:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        char = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, min_df=1,
+                               dtype=np.float32)
+        char.fit([normalise(t) for t in titles])
+        code = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
+        tokens = [code_tokens(p) for p in parts]
+        code.fit(tokens if any(tokens) else [["_"]])
+        return cls(char, code, code_weight)
+
+    def transform(self, titles: list[str], parts: list[TitleParts]) -> tuple[Any, Any]:
+        """(char block, combined L2-normalised [char | w * code] matrix), CSR rows per title."""
+        import scipy.sparse as sp
+        from sklearn.preprocessing import normalize
+
+        xc = self.char.transform([normalise(t) for t in titles]).tocsr()
+        xk = self.code.transform([code_tokens(p) for p in parts]).tocsr()
+        both = normalize(sp.hstack([xc, xk * self.code_weight]).tocsr())
+        return xc, both
+
+
+def sparse_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no_progress,
+               budget: int = 20_000_000, query: Callable[[np.ndarray], Any] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact top-`k` cosine neighbours of every row among the rows of its own block.
+
+    Args:
+        x: [n, d] L2-normalised CSR rows.
+        blocks: row positions per block (category); rows are compared only inside their block.
+        budget: dense similarity cells computed at a time (memory bound).
+
+    Returns:
+        (i, j, sim) arrays with i < j, each unordered pair once, sim the cosine.
+    """
+    out_i, out_j, out_s = [], [], []
+    done, total = 0, sum(len(b) for b in blocks)
+    for rows in blocks:
+        n = len(rows)
+        if n < 2:
+            done += n
+            continue
+        xb = x[rows]
+        xt = xb.T.tocsc()
+        kk = min(k, n - 1)
+        step = max(1, budget // n)
+        for start in range(0, n, step):
+            sim = (xb[start:start + step] @ xt).toarray()
+            local = np.arange(start, min(start + step, n))
+            sim[np.arange(len(local)), local] = -1.0
+            top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+            vals = np.take_along_axis(sim, top, axis=1)
+            keep = vals > 0
+            src = np.repeat(local[:, None], kk, axis=1)[keep]
+            dst = top[keep]
+            out_i.append(rows[np.minimum(src, dst)])
+            out_j.append(rows[np.maximum(src, dst)])
+            out_s.append(vals[keep].astype(np.float32))
+            done += len(local)
+            progress("candidates", done, total)
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    i, j, s = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
+    key = i.astype(np.int64) * (int(x.shape[0]) + 1) + j
+    _, first = np.unique(key, return_index=True)
+    return i[first], j[first], s[first]
+
+
+def category_blocks(categories: list[str], skip: set[str] | frozenset[str] = frozenset()) -> list[np.ndarray]:
+    """Row positions per category (one block when none is known); skipped categories get no block."""
+    by: dict[str, list[int]] = {}
+    for pos, cat in enumerate(categories):
+        if cat not in skip:
+            by.setdefault(cat, []).append(pos)
+    return [np.asarray(v, dtype=np.int64) for _, v in sorted(by.items())]
+
+
+def query_knn(x: Any, queries: np.ndarray, blocks: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray,
+                                                                                      np.ndarray]:
+    """Exact top-`k` neighbours of the `queries` rows among all rows of their block (themselves excluded).
+
+    Returns:
+        (query row, neighbour row, cosine) arrays; a pair of two queries may appear twice.
+    """
+    qset = set(queries.tolist())
+    out_i, out_j, out_s = [], [], []
+    for rows in blocks:
+        q = np.asarray([r for r in rows.tolist() if r in qset], dtype=np.int64)
+        if len(q) == 0 or len(rows) < 2:
+            continue
+        kk = min(k, len(rows) - 1)
+        sim = (x[q] @ x[rows].T).toarray()
+        where = {r: c for c, r in enumerate(rows.tolist())}
+        sim[np.arange(len(q)), [where[r] for r in q.tolist()]] = -1.0
+        top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+        vals = np.take_along_axis(sim, top, axis=1)
+        keep = vals > 0
+        out_i.append(np.repeat(q[:, None], kk, axis=1)[keep])
+        out_j.append(rows[top[keep]])
+        out_s.append(vals[keep].astype(np.float32))
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)

@@ -1,0 +1,52 @@
+"""The pair matcher: probability that two offers are the same product, from pair features.
+
+Learned (histogram gradient boosting) from labelled groups when the user has some; otherwise a rule-based
+default: title similarity, with conflicting quantities, variants or model codes as strong negatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vsearch.group.features import FEATURES
+
+
+def default_scores(f: np.ndarray) -> np.ndarray:
+    """Rule-based match score in [0, 1] of feature rows (no training data needed)."""
+    col = {name: f[:, k] for k, name in enumerate(FEATURES)}
+    score = col["sim"] + 0.15 * np.minimum(col["code_exact"] + col["code_prefix"], 1)
+    score -= 0.35 * np.minimum(col["qty_conflict"], 1) + 0.25 * np.minimum(col["variant_diff"], 1)
+    score -= 0.3 * col["code_conflict"] + 0.1 * col["num_conflict"]
+    return np.clip(score, 0.0, 1.0)
+
+
+@dataclass
+class Matcher:
+    """A fitted pair model (`model` None: the rule-based default)."""
+
+    model: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, features: np.ndarray, same: np.ndarray, seed: int = 0) -> Matcher:
+        """Learn from candidate pairs labelled same (1) / different (0) product."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        if len(np.unique(same)) < 2:
+            return cls(None, {"kind": "default", "why": "training pairs of one class only"})
+        model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, max_leaf_nodes=31,
+                                               l2_regularization=1.0, random_state=seed)
+        model.fit(features, same)
+        return cls(model, {"kind": "boosted", "pairs": int(len(same)), "positives": int(same.sum())})
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        if self.model is None or len(features) == 0:
+            return default_scores(features)
+        return self.model.predict_proba(features)[:, 1].astype(np.float32)
+
+    @property
+    def kind(self) -> str:
+        return "boosted" if self.model is not None else "default"
