@@ -31,11 +31,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start(index: Path) -> tuple[subprocess.Popen, str]:
+def start(index: Path, threads: int) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "vsearch", "serve", "--index", str(index), "--port", str(port)])
+    proc = subprocess.Popen([sys.executable, "-m", "vsearch", "serve", "--index", str(index), "--port", str(port),
+                             "--threads", str(threads)])
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -96,13 +97,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "eval" / "bench" / "serve.json")
     parser.add_argument("--requests", type=int, default=200, help="per run (bounded by --seconds too)")
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--threads", type=int, default=1, help="the server's model threads per request")
     parser.add_argument("--soak-seconds", type=float, default=60, help="the 16-client photo soak")
     args = parser.parse_args()
     photos = [p.read_bytes() for p in sorted((DATA / "products-small" / "images").glob("*.jpg"))[:200]]
     with (DATA / "products-224" / "labels.csv").open(newline="") as fh:
         texts = [r["productDisplayName"] for r in list(csv.DictReader(fh))[::40]]
     load_before = [round(v, 2) for v in os.getloadavg()]  # other work on the machine inflates latency: say so
-    proc, base = start(args.index)
+    proc, base = start(args.index, args.threads)
     try:
         health = httpx.get(base + "/api/health").json()
         for kind in ("photo", "text"):  # warm-up: first model calls, FAISS pages
@@ -114,7 +116,7 @@ def main() -> None:
                   "index": {"path": str(args.index), "products": health["products"], "model": health["model"]},
                   "machine": {"cores": len(os.sched_getaffinity(0)), "load_average_before": load_before,
                               "load_average_after": [round(v, 2) for v in os.getloadavg()]}, "runs": runs,
-                  "soak_16_clients": soak, "server_rss_mb": round(rss_mb(proc.pid), 1)}
+                  "soak_16_clients": soak, "server_threads": args.threads, "server_rss_mb": round(rss_mb(proc.pid), 1)}
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -14,6 +14,8 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Server processes (each loads the model once).")] = 1,
+    threads: Annotated[int, typer.Option(min=1, help="Model threads per request (requests run in parallel, so 1 "
+                                         "keeps all cores busy under load).")] = 1,
     cors: Annotated[list[str] | None, typer.Option("--cors", help="Allowed CORS origin, repeatable (off by "
                                                   "default).")] = None,
     device: DeviceOpt = "auto",
@@ -31,10 +33,12 @@ def serve_command(
 
         os.environ["VSEARCH_SERVE_INDEX"] = str(index_dir)
         os.environ["VSEARCH_SERVE_DEVICE"] = device
+        os.environ["VSEARCH_SERVE_THREADS"] = str(threads)
         if cors:
             os.environ["VSEARCH_SERVE_CORS"] = ",".join(cors)
         if as_json:
-            print_json({"url": f"http://{host}:{port}/", "index": str(index_dir), "workers": workers})
+            print_json({"url": f"http://{host}:{port}/", "index": str(index_dir), "workers": workers,
+                        "threads": threads})
         else:
             stderr.print(f"serving {index_dir} on http://{host}:{port}/ (API docs at /docs)")
         uvicorn.run("vsearch.serve.factory:app_from_env", factory=True, host=host, port=port, workers=workers,

