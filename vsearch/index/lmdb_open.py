@@ -43,13 +43,15 @@ def check_data_file(store_dir: Path) -> None:
     """Raise `IndexDamagedError` unless `store_dir/data.mdb` looks like a whole lmdb file."""
     data = store_dir / "data.mdb"
     try:
-        size = data.stat().st_size
         with data.open("rb") as fh:
             head = fh.read(4096)
             first = _read_meta(head, 0)
             psize = first[0] if first and first[0] in (4096, 8192, 16384, 32768, 65536) else 4096
             fh.seek(psize)
             second = _read_meta(fh.read(_PAGE_HEADER + _META.size + 2 * _DB + 16), 0)
+            # the size after the meta pages: a writer extends the file before it writes the meta page of its
+            # commit, so a size taken first could predate a commit read just after (a live index called truncated)
+            size = os.fstat(fh.fileno()).st_size
     except FileNotFoundError:
         raise IndexDamagedError(f"store {store_dir} is damaged: data.mdb is missing") from None
     except OSError as exc:
