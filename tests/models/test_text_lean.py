@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +24,9 @@ def test_lean_minilm_matches_sentence_transformers() -> None:
     assert ours.shape == (len(TEXTS), 384)
     assert np.abs(ours - theirs).max() < 1e-4
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    # the torch-free numpy runner (one query on a CPU) gives the same vectors
+    plain = create_text_embedder(device="cpu", precision="fp32", runner="numpy").encode_texts(TEXTS)
+    assert np.abs(plain - theirs).max() < 1e-4
     # bf16 autocast (the default where the CPU has native bf16) stays within cosine 0.9999 of the reference
     fast = create_text_embedder(device="cpu", precision="bf16")
     assert fast.precision == "bf16"
@@ -36,3 +41,17 @@ def test_text_embedder_does_not_import_sentence_transformers() -> None:
              "print(sorted(m for m in ('sentence_transformers', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cold_text_query_never_imports_torch(tiny_index: Path) -> None:
+    """`vsearch query --text` on a CPU: device, MiniLM, FAISS and the store without torch (~2 s of a cold query).
+    `-X importtime` lists every module the process imported on stderr."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "vsearch", "query", "--text",
+                          "Puma Men Black Sports Shoes", "-k", "3", "--index", str(tiny_index), "--json", "--device",
+                          "cpu"],
+                         capture_output=True, text=True, check=True)
+    hits = json.loads(out.stdout)["results"]
+    assert len(hits) == 3 and any("Shoes" in h["articleType"] for h in hits)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert "faiss" in imported and "tokenizers" in imported  # the probe sees real imports
+    assert not imported & {"torch", "sentence_transformers", "transformers"}

@@ -62,7 +62,8 @@ def query_command(
 
         paths = read_batch_file(batch) if batch is not None else None  # inputs checked before any model loads
         check_photos(photos or [])
-        with Searcher(resolve_index(index), model=model, weights=weights, device=device, where=where) as searcher:
+        with Searcher(resolve_index(index), model=model, weights=weights, device=device, where=where,
+                      one_shot=paths is None) as searcher:
             if paths is not None:
                 _run_batch(searcher, paths, k, as_json)
                 return

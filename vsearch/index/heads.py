@@ -19,11 +19,11 @@ import torch
 
 from vsearch.core.atomic import atomic_path, atomic_write_text
 from vsearch.core.errors import IndexMismatchError, IndexMissingError
-from vsearch.index.manifest import Manifest
+from vsearch.index.manifest import HEADS_DIR, Manifest, heads_path
 
 _logger = logging.getLogger(__name__)
+__all__ = ["HEADS_DIR", "heads_path"]  # the file layout lives in manifest (torch-free); re-exported for callers
 
-HEADS_DIR = "heads"
 HEADS_FORMAT = 1
 GROUPS = ("attributes", "tags", "align")
 
@@ -116,10 +116,6 @@ def check_backbone(trained: dict[str, Any], actual: dict[str, Any], what: str = 
                 f"{what} were trained on {trained.get('model')} ({trained.get('weights_id')}, dim "
                 f"{trained.get('dim')}), not {actual.get('model')} ({actual.get('weights_id')}, dim "
                 f"{actual.get('dim')}); retrain them on this index with `vsearch train`")
-
-
-def heads_path(index_dir: str | Path, group: str) -> Path:
-    return Path(index_dir) / HEADS_DIR / f"{group}.pt"
 
 
 def save_group(path: str | Path, group: HeadGroup) -> None:

@@ -18,6 +18,7 @@ MANIFEST = "manifest.json"
 IMAGE_INDEX = "image.faiss"
 TEXT_INDEX = "text.faiss"
 STORE = "store.lmdb"
+HEADS_DIR = "heads"
 
 
 def now_iso() -> str:
@@ -61,6 +62,11 @@ class Manifest:
             raise IndexMismatchError(f"index was built with weights {self.weights_id}, not {weights_id}")
         if dim is not None and dim != self.dim:
             raise IndexMismatchError(f"index has dim {self.dim}, the model gives {dim}")
+
+
+def heads_path(index_dir: str | Path, group: str) -> Path:
+    """Where an index keeps head group `group` (`vsearch.index.heads` reads and writes it)."""
+    return Path(index_dir) / HEADS_DIR / f"{group}.pt"
 
 
 def write_manifest(index_dir: str | Path, manifest: Manifest) -> None:

@@ -7,36 +7,24 @@ and gives the same vectors (checked against sentence-transformers in tests/model
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from tokenizers import Tokenizer
 
-MAX_SEQ_LENGTH = 256
-"""sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2 (sentence_bert_config.json)."""
+from vsearch.models.bert_config import read_bert_folder
 
 
 class LeanBert:
     """BERT forward + mean pooling + L2 normalisation, as the sentence-transformers pipeline of the model."""
 
     def __init__(self, model_dir: str | Path, device: str = "cpu") -> None:
-        model_dir = Path(model_dir)
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        st_config = model_dir / "sentence_bert_config.json"
-        max_len = json.loads(st_config.read_text())["max_seq_length"] if st_config.is_file() else MAX_SEQ_LENGTH
-        self.heads = int(config["num_attention_heads"])
-        self.layers = int(config["num_hidden_layers"])
-        self.eps = float(config.get("layer_norm_eps", 1e-12))
-        self.dim = int(config["hidden_size"])
+        shape, self.tokenizer, weights = read_bert_folder(model_dir)
+        self.heads, self.layers, self.eps, self.dim = shape.heads, shape.layers, shape.eps, shape.dim
         self.device = device
-        self.w = {k: v.to(device) for k, v in load_file(str(model_dir / "model.safetensors")).items()}
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length=max_len)
-        self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)), pad_token="[PAD]")
+        self.w = {k: v.to(device) for k, v in load_file(str(weights)).items()}
 
     def _ln(self, x: torch.Tensor, name: str) -> torch.Tensor:
         return F.layer_norm(x, (self.dim,), self.w[f"{name}.weight"], self.w[f"{name}.bias"], self.eps)
