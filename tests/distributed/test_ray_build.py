@@ -116,3 +116,29 @@ def test_unreachable_head_fails_fast() -> None:
         _check_reachable("127.0.0.1:1")
     with pytest.raises(BadQueryError, match="HOST:PORT"):
         _check_reachable("nohost")
+
+
+def test_ray_actors_apply_the_index_retrieval_head(ray_cluster, products_224: Path, tmp_path: Path) -> None:
+    """An index with a retrieval head: the actors ship it by value and store the same vectors a query makes."""
+    from vsearch.index.search import Searcher
+    from vsearch.models import create_embedder
+    from vsearch.models.retrieval_head import RetrievalHead, head_path, save_head
+
+    small = write_subset(products_224, tmp_path / "cat", 12).parent
+    base = create_embedder(device="cpu")
+    w = np.random.default_rng(0).standard_normal((base.dim, 16)).astype(np.float32)
+    index = tmp_path / "index"
+    save_head(head_path(index), RetrievalHead(w, 0.5, {"model": base.name, "weights_id": base.weights_id,
+                                                       "dim": base.dim}))
+    result = CliRunner().invoke(app, ["index", "build", str(small), "--index", str(index), "--no-titles",
+                                      "--device", "cpu", "--engine", "ray", "--address", "auto", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["photos_embedded"] == 12
+    stored = _vectors(index)
+    with (small / "labels.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))[:3]
+    with Searcher(index, device="cpu") as s:
+        query = s.embed_photos([small / r["image"] for r in rows])
+    assert query.shape[1] == base.dim + 16
+    for row, vec in zip(rows, query):
+        assert float(stored[row["id"]][0] @ vec) >= 0.999

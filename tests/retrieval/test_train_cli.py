@@ -120,3 +120,18 @@ def test_index_build_resumes_with_the_head_and_refuses_another_backbone(trained:
     res = runner.invoke(app, [*args, "--model", "tiny"])
     assert res.exit_code == 1 and "retrieval head was trained on" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_every_photo_path_into_the_index_applies_its_head(trained: Path, grocery: Path) -> None:
+    """classify's photo features and the Searcher's query vectors come from one factory: same head, same vectors
+    (classify used to build the bare backbone and was refused by the manifest check)."""
+    import numpy as np
+
+    from vsearch.classify.photo import embed_files
+
+    photos = sorted(str(p) for p in (grocery / "phone" / "val").rglob("*.jpg"))[:3]
+    with Searcher(trained, device="cpu") as s:
+        query = s.embed_photos(photos)
+    features = embed_files(trained, photos, device="cpu")
+    assert features.shape == (3, read_manifest(trained).dim)
+    assert np.allclose(features, query, atol=1e-5)

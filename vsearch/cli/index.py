@@ -66,14 +66,14 @@ def build_command(
         from vsearch.catalog.reader import load_catalog
         from vsearch.core.errors import BadQueryError
         from vsearch.index.build import build_catalog_index
-        from vsearch.models import create_embedder, create_text_embedder
+        from vsearch.models import create_text_embedder
 
         cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column,  # type: ignore[arg-type]
                            allow_outside_paths=allow_outside_paths)
-        from vsearch.models.retrieval_head import with_index_head
+        from vsearch.models.retrieval_head import create_index_embedder
 
-        embedder = with_index_head(resolve_index(index), create_embedder(model, weights=weights, device=device,
-                                                                         precision=precision))
+        embedder = create_index_embedder(resolve_index(index), model, weights=weights, device=device,
+                                         precision=precision)
         text = create_text_embedder(device=device) if titles and cat.title_column else None
         if engine not in ("local", "ray"):
             raise BadQueryError(f"--engine must be local or ray, not {engine!r}")
@@ -81,7 +81,8 @@ def build_command(
             if engine == "ray":
                 from vsearch.distributed.ray_build import EmbedSpec, build_on_ray
 
-                spec = EmbedSpec(model, weights, precision, batch_size=batch_size)
+                spec = EmbedSpec(model, weights, precision, batch_size=batch_size,
+                                 head=getattr(embedder, "head", None))  # the actors apply the same retrieval head
                 report, _ = build_on_ray(cat, resolve_index(index), embedder, spec, text, address=address,
                                          progress=progress, batch_size=batch_size, workers=workers,
                                          factory=index_type, max_memory=max_memory, target_recall=target_recall,
@@ -123,17 +124,16 @@ def add_command(
         from vsearch.catalog.reader import load_catalog
         from vsearch.index.build import add_products
         from vsearch.index.manifest import read_manifest
-        from vsearch.models import create_embedder, create_text_embedder
+        from vsearch.models import create_text_embedder
 
         path = resolve_index(index)
         manifest = read_manifest(path)
         cat = load_catalog(catalog, labels, id_from=id_from,  # type: ignore[arg-type]
                            allow_outside_paths=allow_outside_paths)
-        from vsearch.models.retrieval_head import with_index_head
+        from vsearch.models.retrieval_head import create_index_embedder
 
-        embedder = with_index_head(path, create_embedder(manifest.model, weights=weights, device=device,
-                                                         precision=precision, resize=manifest.resize),
-                                   manifest.weights_id)
+        embedder = create_index_embedder(path, manifest.model, weights_id=manifest.weights_id, weights=weights,
+                                         device=device, precision=precision, resize=manifest.resize)
         text = (create_text_embedder(manifest.text_model, device=device)
                 if manifest.text_model and cat.title_column else None)
         with progress_bar(not as_json) as progress:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from vsearch.index.build import BuildReport
     from vsearch.index.store import Store
     from vsearch.models.base import ImageEmbedder, TextEmbedder
+    from vsearch.models.retrieval_head import RetrievalHead
 
 _logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class EmbedSpec:
     resize: str = "squash"
     batch_size: int = 64
     decode_workers: int | None = None  # None: 0 on a 1-CPU actor, its spare CPUs on a GPU actor
+    head: RetrievalHead | None = None  # the index's retrieval head, shipped by value: nodes may not see its file
 
 
 @dataclass
@@ -70,6 +72,10 @@ class ShardEmbedder:
         self.decode_workers = spec.decode_workers if spec.decode_workers is not None else max(0, cpus - 1)
         self.embedder = create_embedder(spec.model, weights=spec.weights, device=device,
                                         precision=spec.precision, resize=spec.resize)  # type: ignore[arg-type]
+        if spec.head is not None:
+            from vsearch.models.retrieval_head import HeadedEmbedder
+
+            self.embedder = HeadedEmbedder(self.embedder, spec.head)  # type: ignore[assignment]
         self.busy = 0.0
         self.done = 0
 

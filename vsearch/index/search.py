@@ -115,11 +115,10 @@ class Searcher:
     @property
     def embedder(self) -> ImageEmbedder:
         if self._embedder is None:
-            from vsearch.models import create_embedder
-            from vsearch.models.retrieval_head import with_index_head
+            from vsearch.models.retrieval_head import create_index_embedder
 
-            emb = with_index_head(self.index_dir, create_embedder(self.manifest.model, weights=self._weights,
-                                  device=self._device, resize=self.manifest.resize), self.manifest.weights_id)
+            emb = create_index_embedder(self.index_dir, self.manifest.model, weights_id=self.manifest.weights_id,
+                                        weights=self._weights, device=self._device, resize=self.manifest.resize)
             self.manifest.check_model(emb.name, None if self._weights else emb.weights_id, emb.dim)
             self._embedder = emb
         return self._embedder

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from vsearch.models.base import ImageEmbedder
+    from vsearch.models.base import ImageEmbedder, ResizeMode
 
 HEAD_FILE = "heads/retrieval.pt"
 HEAD_FORMAT = 1
@@ -134,3 +134,18 @@ def with_index_head(index_dir: str | Path, emb: ImageEmbedder, weights_id: str |
                                      f"{weights_id.split(TAG)[-1]}, but {path} is missing")
         return emb
     return HeadedEmbedder(emb, load_head(path))  # type: ignore[return-value]
+
+
+def create_index_embedder(index_dir: str | Path, model: str, *, weights_id: str | None = None,
+                          weights: str | None = None, device: str | None = None, precision: str = "auto",
+                          resize: ResizeMode = "squash") -> ImageEmbedder:
+    """The image embedder of an index: its backbone, then its retrieval head when it has one.
+
+    Why one function: every command that puts photos into an index's space (query, add, eval, classify, Ray
+    actors) must apply the same head, or its vectors mean something else. `weights_id`: the manifest's, when the
+    index exists (a head it names must be present).
+    """
+    from vsearch.models.registry import create_embedder
+
+    base = create_embedder(model, weights=weights, device=device, precision=precision, resize=resize)
+    return with_index_head(index_dir, base, weights_id)
