@@ -160,6 +160,7 @@ def test_query_input_errors_come_before_the_model_and_are_one_line(tiny_index: P
     cases = {("query", str(tmp_path)): "a folder, not a photo",  # a directory as a photo
              ("query", str(tmp_path / "nope.jpg")): "no such file",
              ("query", "--text", ""): "--text is empty",
+             ("query", "--like", "10001", "--title-weight", "2"): "--title-weight must be in 0..1",
              ("query", "--batch", str(_write(tmp_path / "blank.txt", "\n  \n\n"))): "lists no photo paths",
              ("query", str(tmp_path / "nope.jpg"), "-k", "0"): "-k must be at least 1"}
     for args, want in cases.items():  # the index's model cannot even load: these must fail before it is tried

@@ -35,6 +35,9 @@ def query_command(
     k: Annotated[int, typer.Option("-k", "--top-k", help="Products to return (at least 1).")] = 10,
     text: Annotated[str | None, typer.Option("--text", "-t", help="Text query instead of photos.")] = None,
     like: Annotated[str | None, typer.Option("--like", help="Id of an indexed product: find similar ones.")] = None,
+    title_weight: Annotated[float, typer.Option("--title-weight", help="--like: weight of title similarity "
+                                                "against photo similarity (0 = photos only; 0.6 chosen on "
+                                                "val).")] = 0.6,
     batch: Annotated[Path | None, typer.Option("--batch", help="File with one photo path per line ('-': stdin): one "
                                                   "query each, JSON lines with --json.")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Metadata filter, repeatable (ANDed): "
@@ -53,6 +56,8 @@ def query_command(
         raise fail("give exactly one of: PHOTO..., --text, --like, --batch", as_json=as_json)
     if k < 1:
         raise fail(f"-k must be at least 1, got {k}", as_json=as_json)
+    if not 0.0 <= title_weight <= 1.0:
+        raise fail(f"--title-weight must be in 0..1, got {title_weight}", as_json=as_json)
     if ocr and not photos:
         raise fail("--ocr re-ranks photo queries: give PHOTO...", as_json=as_json)
     if text is not None and not text.strip():
@@ -76,7 +81,7 @@ def query_command(
             elif text is not None:
                 label, hits = text, searcher.search_text(text, k)
             else:
-                label, hits = f"like:{like}", searcher.search_like(str(like), k)
+                label, hits = f"like:{like}", searcher.search_like(str(like), k, title_weight=title_weight)
     _emit(label, hits, as_json)
 
 

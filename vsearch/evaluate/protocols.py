@@ -80,7 +80,36 @@ def similar_product(ctx: EvalContext, cfg: SimilarCfg, ks: Sequence[int], seed: 
         relevant = same_label(ctx.products, queries, names, cols)
         means, _ = evaluate(scores, relevant, ks, valid)
         out["metrics"][label] = means
+    fused = _with_titles(ctx, queries, scores, names, cfg.title_weight)
+    if fused is not None:  # what `vsearch query --like` ranks by when the index holds titles
+        out["title_weight"] = cfg.title_weight
+        for label, cols in (("type_with_titles", cfg.relevance), ("strict_with_titles", cfg.strict)):
+            means, _ = evaluate(fused, same_label(ctx.products, queries, names, cols), ks, valid)
+            out["metrics"][label] = means
     return out
+
+
+def _with_titles(ctx: EvalContext, queries: list[str], scores: np.ndarray, names: list[str],
+                 weight: float) -> np.ndarray | None:
+    """`[q, names]` photo scores fused with title cosine as `Searcher.search_like` does (a product without a
+    title keeps its photo score); None when the index has no titles or the weight is 0."""
+    tids, tvecs = ctx.vectors("title")
+    if not tids or weight == 0.0:
+        return None
+    by_id: dict[str, np.ndarray] = {}
+    for pid, vec in zip(tids, tvecs):
+        by_id.setdefault(pid, vec)
+    if not all(q in by_id for q in queries):
+        return None
+    tq = np.stack([by_id[q] for q in queries])
+    tq /= np.maximum(np.linalg.norm(tq, axis=1, keepdims=True), 1e-12)
+    tscores, tnames = score(ctx, tq, "title")
+    col = {name: i for i, name in enumerate(tnames)}
+    fused = scores.copy()
+    have = np.array([n in col for n in names])
+    cols = np.array([col[n] for n in names if n in col], dtype=np.int64)
+    fused[:, have] = (1 - weight) * scores[:, have] + weight * tscores[:, cols]
+    return fused
 
 
 def rendition(ctx: EvalContext, cfg: RenditionCfg, ks: Sequence[int]) -> dict[str, Any]:

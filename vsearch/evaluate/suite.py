@@ -33,6 +33,7 @@ class SimilarCfg:
     max_queries: int = 0
     relevance: tuple[str, ...] = ("articleType",)
     strict: tuple[str, ...] = ("articleType", "baseColour")
+    title_weight: float = 0.6  # `vsearch query --like`'s fusion of title with photo cosine (its `type_with_titles`)
 
 
 @dataclass(frozen=True)
