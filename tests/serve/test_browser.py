@@ -68,7 +68,10 @@ def test_photo_upload_then_more_like_this(server: str, serve_index: Path, produc
         def shown(d: object) -> list[str]:
             return [c.get_attribute("data-id") for c in d.find_elements(By.CSS_SELECTOR, "#results .card")]  # type: ignore[attr-defined]
 
-        wait.until(lambda d: shown(d) and first not in shown(d))  # the clicked product's neighbours, itself excluded
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        regrid = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])  # cards being replaced
+        regrid.until(lambda d: shown(d) and first not in shown(d))  # the clicked product's neighbours, itself excluded
         assert driver.find_element(By.ID, "status").text == ""
         page_width, view = driver.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
         assert view == width and page_width <= width, f"the page scrolls sideways at {width} px ({page_width} px wide)"
