@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from vsearch.core.errors import IndexMismatchError, IndexMissingError
-from vsearch.index.heads import HeadGroup, HeadSpec, build_head, heads_path, load_group, save_group
+from vsearch.index.heads import HeadGroup, HeadSpec, build_head, load_group, save_group
+from vsearch.index.manifest import heads_path
 from vsearch.tags.rules import RULES_VERSION, apply_rules
 from vsearch.tags.train import TrainConfig, calibrate_thresholds, classification_metrics, train_multiclass
 

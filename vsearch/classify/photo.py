@@ -36,11 +36,11 @@ def embed_files(index_dir: str | Path, paths: list[str], device: str | None = "c
     """Embed photo files with the model that built the index (raises on a bad photo)."""
     from vsearch.index.manifest import read_manifest
     from vsearch.models.embed import embed_query_photos
-    from vsearch.models.retrieval_head import create_index_embedder
+    from vsearch.models.retrieval_head import index_photo_embedder
 
     manifest = read_manifest(index_dir)
-    emb = create_index_embedder(index_dir, manifest.model, weights_id=manifest.weights_id, device=device,
-                                resize=manifest.resize)
+    emb = index_photo_embedder(index_dir, manifest.model, weights_id=manifest.weights_id, device=device,
+                               resize=manifest.resize)
     manifest.check_model(emb.name, emb.weights_id, emb.dim)
     out = [embed_query_photos(emb, paths[i:i + 32]) for i in range(0, len(paths), 32)]
     return np.concatenate(out) if out else np.zeros((0, manifest.dim), np.float32)

@@ -70,10 +70,10 @@ def build_command(
 
         cat = load_catalog(catalog, labels, id_from=id_from, title_column=title_column,  # type: ignore[arg-type]
                            allow_outside_paths=allow_outside_paths)
-        from vsearch.models.retrieval_head import create_index_embedder
+        from vsearch.models.retrieval_head import index_photo_embedder
 
-        embedder = create_index_embedder(resolve_index(index), model, weights=weights, device=device,
-                                         precision=precision)
+        embedder = index_photo_embedder(resolve_index(index), model, weights=weights, device=device,
+                                        precision=precision)
         text = create_text_embedder(device=device) if titles and cat.title_column else None
         if engine not in ("local", "ray"):
             raise BadQueryError(f"--engine must be local or ray, not {engine!r}")
@@ -130,10 +130,10 @@ def add_command(
         manifest = read_manifest(path)
         cat = load_catalog(catalog, labels, id_from=id_from,  # type: ignore[arg-type]
                            allow_outside_paths=allow_outside_paths)
-        from vsearch.models.retrieval_head import create_index_embedder
+        from vsearch.models.retrieval_head import index_photo_embedder
 
-        embedder = create_index_embedder(path, manifest.model, weights_id=manifest.weights_id, weights=weights,
-                                         device=device, precision=precision, resize=manifest.resize)
+        embedder = index_photo_embedder(path, manifest.model, weights_id=manifest.weights_id, weights=weights,
+                                        device=device, precision=precision, resize=manifest.resize)
         text = (create_text_embedder(manifest.text_model, device=device)
                 if manifest.text_model and cat.title_column else None)
         with progress_bar(not as_json) as progress:

@@ -55,10 +55,10 @@ class EvalContext:
     def embedder(self) -> ImageEmbedder:
         """The index's image model, created once (and checked against the manifest)."""
         if self._embedder is None:
-            from vsearch.models.retrieval_head import create_index_embedder
+            from vsearch.models.retrieval_head import index_photo_embedder
 
-            emb = create_index_embedder(self.index_dir, self.manifest.model, weights_id=self.manifest.weights_id,
-                                        device=self.device, resize=self.manifest.resize)
+            emb = index_photo_embedder(self.index_dir, self.manifest.model, weights_id=self.manifest.weights_id,
+                                       device=self.device, resize=self.manifest.resize)
             self.manifest.check_model(emb.name, emb.weights_id, emb.dim)
             self._embedder = emb
         return self._embedder

@@ -116,7 +116,8 @@ def heads_predictor(ctx: EvalContext) -> tuple[Predictor, list[str]] | None:
     Returns None when the index has no attribute heads. A product with several photos is scored by the
     mean of its photos' probabilities. The second value lists the attributes the heads cover.
     """
-    from vsearch.index.heads import backbone_stamp, heads_path, load_group
+    from vsearch.index.heads import backbone_stamp, load_group
+    from vsearch.index.manifest import heads_path
     from vsearch.tags.features import load_features
 
     path = heads_path(ctx.index_dir, "attributes")

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vsearch.index.heads import Head, HeadGroup, backbone_stamp, heads_path, load_group
-from vsearch.index.manifest import read_manifest
+from vsearch.index.heads import Head, HeadGroup, backbone_stamp, load_group
+from vsearch.index.manifest import heads_path, read_manifest
 
 
 class Aligner:

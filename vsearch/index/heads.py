@@ -19,10 +19,9 @@ import torch
 
 from vsearch.core.atomic import atomic_path, atomic_write_text
 from vsearch.core.errors import IndexMismatchError, IndexMissingError
-from vsearch.index.manifest import HEADS_DIR, Manifest, heads_path
+from vsearch.index.manifest import Manifest
 
 _logger = logging.getLogger(__name__)
-__all__ = ["HEADS_DIR", "heads_path"]  # the file layout lives in manifest (torch-free); re-exported for callers
 
 HEADS_FORMAT = 1
 GROUPS = ("attributes", "tags", "align")

@@ -127,10 +127,10 @@ class Searcher:
     @property
     def embedder(self) -> ImageEmbedder:
         if self._embedder is None:
-            from vsearch.models.retrieval_head import create_index_embedder
+            from vsearch.models.retrieval_head import index_photo_embedder
 
-            emb = create_index_embedder(self.index_dir, self.manifest.model, weights_id=self.manifest.weights_id,
-                                        weights=self._weights, device=self._device, resize=self.manifest.resize)
+            emb = index_photo_embedder(self.index_dir, self.manifest.model, weights_id=self.manifest.weights_id,
+                                       weights=self._weights, device=self._device, resize=self.manifest.resize)
             self.manifest.check_model(emb.name, None if self._weights else emb.weights_id, emb.dim)
             self._embedder = emb
         return self._embedder
@@ -246,20 +246,17 @@ class Searcher:
                       where: Filter | None, weight: float) -> list[Hit]:
         """Top-`k` by fused photo + title cosine over the union of both indexes' top candidates, each candidate
         scored exactly on both sides from its stored vectors."""
+        queries = {"image": image_query, "title": title_query}
         depth = max(4 * k, 100)
-        found = {kind: {h.id: h.score for h in self.search_vector(q, depth, kind=kind, exclude={product_id},
-                                                                  where=where)}
-                 for kind, q in (("image", image_query), ("title", title_query))}
+        found = {kind: dict(self._best_products(q, depth, kind, {product_id}, where)) for kind, q in queries.items()}
         candidates = set(found["image"]) | set(found["title"])
-        for kind, q in (("image", image_query), ("title", title_query)):
+        for kind, q in queries.items():
             for pid in candidates - set(found[kind]):
                 vecs = self.store.product_vectors(pid, kind)
                 if vecs.size:
                     found[kind][pid] = float((vecs @ q).max())
-        top = sorted(fuse_scores(found["image"], found["title"], weight).items(), key=lambda item: -item[1])[:k]
-        metas = self.store.get_products([pid for pid, _ in top])
-        return [Hit(rank, pid, min(1.0, max(-1.0, score)), meta or {})
-                for rank, ((pid, score), meta) in enumerate(zip(top, metas), 1)]
+        return self._hits(sorted(fuse_scores(found["image"], found["title"], weight).items(),
+                                 key=lambda item: -item[1])[:k])
 
     def search_vector(self, query: np.ndarray, k: int = 10, kind: str = "image",
                       exclude: set[str] | None = None, where: Filter | None = None) -> list[Hit]:
@@ -267,6 +264,11 @@ class Searcher:
 
         `where` (default: the Searcher's filter) keeps only products whose metadata passes.
         """
+        return self._hits(self._best_products(query, k, kind, exclude, where))
+
+    def _best_products(self, query: np.ndarray, k: int, kind: str = "image", exclude: set[str] | None = None,
+                       where: Filter | None = None) -> list[tuple[str, float]]:
+        """Top-`k` (product, best-vector score) pairs, best first; no metadata is read."""
         if k < 1:
             raise BadQueryError(f"k must be at least 1, got {k}")
         where = where if where is not None else self.filter
@@ -277,7 +279,10 @@ class Searcher:
         else:
             allowed = self.allowed_rows(where, kind)
             best = self._search_filtered(index, query, k, exclude, allowed, kind) if len(allowed) else {}
-        top = sorted(best.items(), key=lambda item: -item[1])[:k]
+        return sorted(best.items(), key=lambda item: -item[1])[:k]
+
+    def _hits(self, top: list[tuple[str, float]]) -> list[Hit]:
+        """Ranked hits with each product's metadata, read in one transaction."""
         metas = self.store.get_products([pid for pid, _ in top])
         return [Hit(rank, pid, min(1.0, max(-1.0, score)), meta or {})  # fp16 vectors can overshoot 1.0
                 for rank, ((pid, score), meta) in enumerate(zip(top, metas), 1)]

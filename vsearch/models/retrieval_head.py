@@ -136,10 +136,11 @@ def with_index_head(index_dir: str | Path, emb: ImageEmbedder, weights_id: str |
     return HeadedEmbedder(emb, load_head(path))  # type: ignore[return-value]
 
 
-def create_index_embedder(index_dir: str | Path, model: str, *, weights_id: str | None = None,
-                          weights: str | None = None, device: str | None = None, precision: str = "auto",
-                          resize: ResizeMode = "squash") -> ImageEmbedder:
-    """The image embedder of an index: its backbone, then its retrieval head when it has one.
+def index_photo_embedder(index_dir: str | Path, model: str, *, weights_id: str | None = None,
+                         weights: str | None = None, device: str | None = None, precision: str = "auto",
+                         resize: ResizeMode = "squash") -> ImageEmbedder:
+    """The image embedder of an index: its backbone, then its retrieval head when it has one (unlike
+    `registry.create_index_embedder`, the bare backbone a head group's stamp names).
 
     Why one function: every command that puts photos into an index's space (query, add, eval, classify, Ray
     actors) must apply the same head, or its vectors mean something else. `weights_id`: the manifest's, when the

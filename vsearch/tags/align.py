@@ -23,8 +23,8 @@ import torch
 from vsearch.core.errors import BadQueryError, IndexMissingError
 from vsearch.core.split import split_of
 from vsearch.index.aligner import unit_rows
-from vsearch.index.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, heads_path, save_group
-from vsearch.index.manifest import STORE, read_manifest
+from vsearch.index.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, save_group
+from vsearch.index.manifest import STORE, heads_path, read_manifest
 from vsearch.tags.train import EarlyStopping
 
 if TYPE_CHECKING:

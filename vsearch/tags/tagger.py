@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vsearch.core.errors import BadQueryError, IndexMismatchError, IndexMissingError
-from vsearch.index.heads import GROUPS, HEADS_DIR, HeadGroup, backbone_stamp, check_backbone, load_group
-from vsearch.index.manifest import STORE, read_manifest
+from vsearch.index.heads import GROUPS, HeadGroup, backbone_stamp, check_backbone, load_group
+from vsearch.index.manifest import HEADS_DIR, STORE, read_manifest
 
 if TYPE_CHECKING:
     from vsearch.index.aligner import Aligner

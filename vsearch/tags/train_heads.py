@@ -21,8 +21,8 @@ import torch
 from vsearch.catalog.reader import TITLE_COLUMNS, read_label_rows
 from vsearch.core.errors import BadQueryError
 from vsearch.core.log import Progress, no_progress
-from vsearch.index.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, heads_path, save_group
-from vsearch.index.manifest import STORE, read_manifest
+from vsearch.index.heads import Head, HeadGroup, HeadSpec, backbone_stamp, build_head, save_group
+from vsearch.index.manifest import STORE, heads_path, read_manifest
 from vsearch.index.store import Store
 from vsearch.models.colour import COLOUR_KIND, COLOUR_VERSION
 from vsearch.models.stages import STAGES_VERSION
