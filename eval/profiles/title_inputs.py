@@ -2,7 +2,8 @@
 
 Class-balanced logistic regression on standardised inputs, trained on the train split of products-224 products
 that carry the attribute (no n/a class, unlike the shipped heads), scored on val: image vector, title vector,
-and both concatenated. Not shipped yet; see eval/profiles/README.md.
+and both concatenated. It chose the image+title heads that `vsearch profile heads` now trains beside the
+image-only ones (eval/profiles/README.md, section 3).
 
     python eval/profiles/title_inputs.py --index indexes/default --out eval/profiles/title_inputs.json
 """

@@ -59,6 +59,8 @@ def heads_command(
     column: ColumnsOpt = None,
     styles: Annotated[str, typer.Option(help="Description column mined for style tags ('' for none).")] = "description",
     report: Annotated[Path | None, typer.Option("--report", help="Also write the JSON report here.")] = None,
+    titles: Annotated[bool, typer.Option("--titles/--no-titles", help="Also train image+title attribute heads "
+                                         "(used for catalogue products; bare photos read the image heads).")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Train attribute heads (with n/a where an article type lacks the attribute) and style-tag heads."""
@@ -70,7 +72,7 @@ def heads_command(
         products = load_products(resolve_index(index), labels)
         with progress_bar(not as_json) as progress:
             model, result = train_model(products, _columns(column, products), styles=styles or None,
-                                        progress=progress)
+                                        titles=titles, progress=progress)
         save_model(out, model)
         result["heads_path"] = str(out)
         _write_json(report, result)
@@ -82,6 +84,10 @@ def heads_command(
         stdout.print(f"  {name:<22} test acc {r['accuracy']:.3f}  balanced {r['balanced_accuracy']:.3f}  "
                      f"(majority {r['majority']['accuracy']:.3f}, chance balanced {r['chance_balanced_accuracy']:.3f}; "
                      f"n={r['test']})", highlight=False)
+        if "with_titles" in r:
+            w = r["with_titles"]
+            stdout.print(f"  {'  + titles':<22} test acc {w['accuracy']:.3f}  balanced {w['balanced_accuracy']:.3f}",
+                         highlight=False)
     for tag, r in result.get("styles", {}).get("tags", {}).items():
         stdout.print(f"  {tag:<22} test AP {r['ap'] or 0:.3f}  F1 {r['f1']:.3f}  (base rate {r['base_rate']:.3f}; "
                      f"{r['test_positives']} positives)", highlight=False)
@@ -186,11 +192,11 @@ def recommend_command(
         scoring = Scoring(mode or prof.scoring.mode, prof.scoring.alpha, match or prof.scoring.match)
         products = load_products(index_dir, labels)
         if liked:
-            q_x = liked_vectors(products, liked)
-        else:
+            q_x, q_t = liked_vectors(products, liked)
+        else:  # a bare photo has no title: the image-only heads read it
             check_photos(list(photo or []))
-            q_x = photo_vectors(index_dir, list(photo or []), device=None if device == "auto" else device)
-        result = recommend(prof, products, q_x, top=top, top_products=products_n, exclude=liked or (),
+            q_x, q_t = photo_vectors(index_dir, list(photo or []), device=None if device == "auto" else device), None
+        result = recommend(prof, products, q_x, q_t=q_t, top=top, top_products=products_n, exclude=liked or (),
                            scoring=scoring)
     if as_json:
         print_json(result)

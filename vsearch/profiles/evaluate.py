@@ -15,7 +15,16 @@ import numpy as np
 from vsearch.core.log import Progress, no_progress
 from vsearch.profiles.heads import TagModel
 from vsearch.profiles.products import Products
-from vsearch.profiles.profile import Matrices, Scoring, cosine, explain, group_rows, profile_matrices, scores
+from vsearch.profiles.profile import (
+    Matrices,
+    Scoring,
+    cosine,
+    explain,
+    group_rows,
+    product_tags,
+    profile_matrices,
+    scores,
+)
 from vsearch.profiles.select import representatives
 
 ALPHAS = (0.1, 0.2, 0.3, 0.5, 0.7)
@@ -55,7 +64,7 @@ def evaluate_profiles(products: Products, model: TagModel, by: str = "brandName"
     """Group R@1/R@10 of every scoring setting and a random ranking, on val and test; `best` chosen on val."""
     products.require([by])
     groups = group_rows(products.column(by), min_size)
-    tag_rows = model.tag_matrix(products.x)
+    tag_rows = product_tags(model, products)
     train = products.split == "train"
     mu, sd = tag_rows[train].mean(axis=0), np.maximum(tag_rows[train].std(axis=0), 1e-3)
     z_rows = (tag_rows - mu) / sd

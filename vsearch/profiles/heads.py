@@ -5,6 +5,10 @@ article never carries (the sleeve of a watch) gets the class `n/a` for that kind
 learned from the training products (the share of each `articleType` that has a value). Style tags are
 one-vs-rest heads on the description words of `vsearch.profiles.vocab`, with per-tag thresholds calibrated
 on the validation split.
+
+An attribute head may come twice: on the image vector alone, and on the image and title vectors side by side
+(`inputs="image+title"`). A catalogue product has its title and gets the second; a shopper's bare photo has none
+and gets the first, so one model answers both.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from vsearch.core.atomic import atomic_path
 from vsearch.core.errors import BadQueryError, IndexMismatchError, IndexMissingError
 
 NA = "n/a"
-HEADS_VERSION = 1
+HEADS_VERSION = 2
+READS_VERSIONS = (1, 2)
+IMAGE, IMAGE_TITLE = "image", "image+title"
 
 
 @dataclass
@@ -35,6 +41,7 @@ class LinearHead:
     threshold: float = 0.5
     source: str = ""
     applies_to: list[str] | None = None
+    inputs: str = IMAGE
 
     def logits(self, z: np.ndarray) -> np.ndarray:
         return z @ self.coef.T + self.intercept
@@ -50,40 +57,74 @@ class LinearHead:
 
 @dataclass
 class TagModel:
-    """Heads sharing one input standardisation, trained on one backbone's vectors."""
+    """Heads sharing one input standardisation, trained on one backbone's vectors (and one text model's)."""
 
     backbone: dict[str, Any]
     mean: np.ndarray
     std: np.ndarray
     heads: list[LinearHead] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    title_mean: np.ndarray | None = None
+    title_std: np.ndarray | None = None
+    text: dict[str, Any] = field(default_factory=dict)
 
     def standardise(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, np.float32) - self.mean) / self.std
+
+    def standardise_with_titles(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """`[n, d + dt]` input of the image+title heads."""
+        assert self.title_mean is not None and self.title_std is not None
+        return np.hstack([self.standardise(x), (np.asarray(t, np.float32) - self.title_mean) / self.title_std])
+
+    @property
+    def image_heads(self) -> list[LinearHead]:
+        """One head per name: the one every input has (the image)."""
+        return [h for h in self.heads if h.inputs == IMAGE]
+
+    @property
+    def title_heads(self) -> dict[str, LinearHead]:
+        return {h.name: h for h in self.heads if h.inputs == IMAGE_TITLE}
 
     @property
     def tag_names(self) -> list[str]:
         """Names of the tag-vector entries: style tags as they are, attribute classes as "Column: Class"."""
         out = []
-        for h in self.heads:
+        for h in self.image_heads:
             out += h.labels if h.kind == "tag" else [f"{h.name}: {c}" for c in h.labels if c != NA]
         return out
 
-    def tag_matrix(self, x: np.ndarray) -> np.ndarray:
-        """`[n, T]` probability of each tag of `tag_names` for `[n, d]` image vectors (n/a classes left out)."""
+    def check_text(self, stamp: dict[str, Any]) -> None:
+        """Raises IndexMismatchError when title vectors of another text model would feed the title heads."""
+        if self.title_heads and stamp and any(self.text.get(k) != stamp.get(k) for k in self.text):
+            raise IndexMismatchError(f"heads read titles of {self.text.get('text_model')} (dim "
+                                     f"{self.text.get('text_dim')}), not {stamp.get('text_model')} "
+                                     f"(dim {stamp.get('text_dim')})")
+
+    def probabilities(self, x: np.ndarray, t: np.ndarray | None = None) -> list[tuple[LinearHead, np.ndarray]]:
+        """Each head's `[n, K]` probabilities; rows with a title (non-zero row of `t`) read the image+title head."""
         z = self.standardise(x)
-        parts = []
-        for h in self.heads:
+        titled = self.title_heads if t is not None else {}
+        has = np.linalg.norm(t, axis=1) > 0 if titled and t is not None else np.zeros(len(x), bool)
+        zt = self.standardise_with_titles(x[has], t[has]) if has.any() and t is not None else None
+        out = []
+        for h in self.image_heads:
             p = h.proba(z)
-            parts.append(p if h.kind == "tag" else p[:, [j for j, c in enumerate(h.labels) if c != NA]])
+            if zt is not None and h.name in titled:
+                p[has] = titled[h.name].proba(zt)
+            out.append((h, p))
+        return out
+
+    def tag_matrix(self, x: np.ndarray, t: np.ndarray | None = None) -> np.ndarray:
+        """`[n, T]` probability of each tag of `tag_names` for `[n, d]` image vectors (n/a classes left out),
+        read with titles `[n, dt]` where given."""
+        parts = [p if h.kind == "tag" else p[:, [j for j, c in enumerate(h.labels) if c != NA]]
+                 for h, p in self.probabilities(x, t)]
         return np.concatenate(parts, axis=1).astype(np.float32) if parts else np.zeros((len(x), 0), np.float32)
 
-    def predict(self, x: np.ndarray) -> list[dict[str, Any]]:
+    def predict(self, x: np.ndarray, t: np.ndarray | None = None) -> list[dict[str, Any]]:
         """Per row: each attribute's most likely class with its probability, and the style tags over threshold."""
-        z = self.standardise(x)
         out: list[dict[str, Any]] = [{"attributes": {}, "tags": []} for _ in range(len(x))]
-        for h in self.heads:
-            p = h.proba(z)
+        for h, p in self.probabilities(x, t):
             for row in range(len(x)):
                 if h.kind == "tag":
                     if p[row, 0] >= h.threshold:
@@ -104,11 +145,14 @@ class TagModel:
 def model_arrays(model: TagModel) -> dict[str, np.ndarray]:
     """The model as named arrays: weights as they are, everything else as one JSON string ("meta")."""
     arrays: dict[str, np.ndarray] = {"mean": model.mean, "std": model.std}
+    if model.title_mean is not None and model.title_std is not None:
+        arrays["title_mean"], arrays["title_std"] = model.title_mean, model.title_std
     specs = []
     for k, h in enumerate(model.heads):
         arrays[f"coef_{k}"], arrays[f"intercept_{k}"] = h.coef, h.intercept
         specs.append({key: v for key, v in asdict(h).items() if key not in ("coef", "intercept")})
-    meta = {"version": HEADS_VERSION, "backbone": model.backbone, "heads": specs, "extra": model.extra}
+    meta = {"version": HEADS_VERSION, "backbone": model.backbone, "heads": specs, "extra": model.extra,
+            "text": model.text}
     arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
     return arrays
 
@@ -121,11 +165,16 @@ def save_model(path: str | Path, model: TagModel) -> None:
 
 def model_from_arrays(data: Any, where: str) -> TagModel:
     meta = json.loads(str(data["meta"]))
-    if meta.get("version") != HEADS_VERSION:
-        raise IndexMismatchError(f"{where}: heads format {meta.get('version')}, this version reads {HEADS_VERSION}")
+    if meta.get("version") not in READS_VERSIONS:
+        raise IndexMismatchError(f"{where}: heads format {meta.get('version')}, this version reads "
+                                 f"{', '.join(map(str, READS_VERSIONS))}")
     heads = [LinearHead(coef=data[f"coef_{k}"], intercept=data[f"intercept_{k}"], **spec)
              for k, spec in enumerate(meta["heads"])]
-    return TagModel(meta["backbone"], data["mean"], data["std"], heads, meta.get("extra", {}))
+    names = set(getattr(data, "files", None) or data)
+    titled = "title_mean" in names
+    return TagModel(meta["backbone"], data["mean"], data["std"], heads, meta.get("extra", {}),
+                    data["title_mean"] if titled else None, data["title_std"] if titled else None,
+                    meta.get("text", {}))
 
 
 def load_model(path: str | Path) -> TagModel:

@@ -1,4 +1,4 @@
-"""Products of an index as arrays: one unit image vector per product, its split, and its labels.
+"""Products of an index as arrays: one unit image vector per product, its title vector, split and labels.
 
 The labels are the metadata stored in the index (the catalogue's columns) overlaid with a labels file joined by
 `id` (e.g. product-attributes.csv: the shop's attribute columns, brandName, description).
@@ -6,7 +6,7 @@ The labels are the metadata stored in the index (the catalogue's columns) overla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from vsearch.catalog.reader import read_label_rows
 from vsearch.core.errors import BadQueryError, IndexMissingError
 from vsearch.core.split import split_of
 from vsearch.index.heads import backbone_stamp
-from vsearch.index.manifest import STORE, read_manifest
+from vsearch.index.manifest import STORE, Manifest, read_manifest
 from vsearch.index.store import Store
 
 MISSING = frozenset({"", "NA", "N/A", "nan", "None", "null"})
@@ -32,6 +32,9 @@ class Products:
         split: "train" / "val" / "test" per product (`vsearch.core.split`).
         meta: per product, its labels (index metadata, then the labels file on top).
         backbone: the stamp of the index's backbone (heads trained here only fit it).
+        t: `[n, dt]` unit title vectors of the index's text model (a zero row where a product has none), or
+            None when the index stores no titles.
+        text: the stamp of that text model (`text_model`, `text_weights_id`, `text_dim`); {} without titles.
     """
 
     ids: list[str]
@@ -39,6 +42,8 @@ class Products:
     split: np.ndarray
     meta: list[dict[str, str]]
     backbone: dict[str, object]
+    t: np.ndarray | None = None
+    text: dict[str, object] = field(default_factory=dict)
 
     def column(self, name: str) -> list[str]:
         """The value of `name` per product; "" where unknown."""
@@ -87,8 +92,30 @@ def load_products(index_dir: str | Path, labels: str | Path | None = None) -> Pr
             rows_of.setdefault(pid, []).append(i)
         ids = list(rows_of)
         stored = store.get_products(ids)
+        titles = _title_vectors(store, ids) if manifest.text_model else None
     x = np.stack([vectors[rows].mean(axis=0) for rows in rows_of.values()]).astype(np.float32)
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     meta = [{**(m or {}), **extra.get(pid, {})} for pid, m in zip(ids, stored)]
     split = np.array([split_of(pid) for pid in ids])
-    return Products(ids, x, split, meta, backbone_stamp(manifest))
+    return Products(ids, x, split, meta, backbone_stamp(manifest), titles,
+                    text_stamp(manifest) if titles is not None else {})
+
+
+def text_stamp(manifest: Manifest) -> dict[str, object]:
+    """The part of a manifest that title-input heads depend on."""
+    return {"text_model": manifest.text_model, "text_weights_id": manifest.text_weights_id,
+            "text_dim": manifest.text_dim}
+
+
+def _title_vectors(store: Store, ids: list[str]) -> np.ndarray | None:
+    """`[n, dt]` unit title vector per product of `ids` (zero where it has none); None if the index has none."""
+    _, vectors = store.load_vectors("title")
+    if not len(vectors):
+        return None
+    pos = {pid: i for i, pid in enumerate(ids)}
+    out = np.zeros((len(ids), vectors.shape[1]), np.float32)
+    for (_, pid, _), v in zip(store.row_entries("title"), vectors):
+        if pid in pos:
+            out[pos[pid]] = v
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out

@@ -160,6 +160,13 @@ def profile_matrices(tag_rows: np.ndarray, x: np.ndarray, members: list[np.ndarr
     return tags, emb
 
 
+def product_tags(model: TagModel, products: Products) -> np.ndarray:
+    """`[n, T]` tag vector of every product, read with its title where the model has title heads."""
+    model.check_backbone(products.backbone)
+    model.check_text(products.text)
+    return model.tag_matrix(products.x, products.t)
+
+
 def group_rows(values: list[str], min_size: int = 1) -> dict[str, np.ndarray]:
     """Group value -> row indices, for groups with `min_size`+ products (rows without a value are left out)."""
     rows: dict[str, list[int]] = {}
@@ -177,8 +184,7 @@ def build_profiles(products: Products, model: TagModel, by: str, *, k: int = 8, 
         BadQueryError: `by` is not a column of the labels, or no group is big enough.
     """
     products.require([by])
-    model.check_backbone(products.backbone)
-    tag_rows = model.tag_matrix(products.x)
+    tag_rows = product_tags(model, products)
     groups = group_rows(products.column(by), min_size)
     if not groups:
         raise BadQueryError(f"no {by} has {min_size}+ products")

@@ -16,16 +16,21 @@ import numpy as np
 
 from vsearch.core.errors import BadQueryError, UnknownProductError
 from vsearch.profiles.products import Products
-from vsearch.profiles.profile import Matrices, Profiles, Scoring, explain, scores, top_tags
+from vsearch.profiles.profile import Matrices, Profiles, Scoring, explain, product_tags, scores, top_tags
 
 
-def liked_vectors(products: Products, ids: Sequence[str]) -> np.ndarray:
-    """`[n, d]` image vectors of liked products. Raises UnknownProductError for an id the index lacks."""
+def liked_vectors(products: Products, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """`[n, d]` image vectors of liked products and their `[n, dt]` title vectors (None in an index without titles).
+
+    Raises:
+        UnknownProductError: an id the index lacks.
+    """
     pos = products.position()
     unknown = [i for i in ids if i not in pos]
     if unknown:
         raise UnknownProductError(f"unknown product id(s): {', '.join(unknown)}")
-    return products.x[[pos[i] for i in ids]]
+    rows = [pos[i] for i in ids]
+    return products.x[rows], None if products.t is None else products.t[rows]
 
 
 def photo_vectors(index_dir: str | Path, photos: Sequence[str | Path], device: str | None = "cpu") -> np.ndarray:
@@ -43,15 +48,17 @@ def photo_vectors(index_dir: str | Path, photos: Sequence[str | Path], device: s
     return np.asarray(embedder.encode_images(batch), np.float32)
 
 
-def recommend(profiles: Profiles, products: Products, q_x: np.ndarray, *, top: int = 10, top_products: int = 10,
-              exclude: Sequence[str] = (), scoring: Scoring | None = None) -> dict[str, Any]:
-    """Groups and products ranked for the shopper whose liked photos have image vectors `q_x` `[n, d]`."""
+def recommend(profiles: Profiles, products: Products, q_x: np.ndarray, *, q_t: np.ndarray | None = None,
+              top: int = 10, top_products: int = 10, exclude: Sequence[str] = (),
+              scoring: Scoring | None = None) -> dict[str, Any]:
+    """Groups and products ranked for the shopper whose liked photos have image vectors `q_x` `[n, d]` (and, for
+    liked catalogue products, title vectors `q_t`)."""
     if not len(q_x):
         raise BadQueryError("nothing liked: give product ids or photos")
     model = profiles.model
-    model.check_backbone(products.backbone)
+    p_tags = product_tags(model, products)
     names = model.tag_names
-    q_tags = model.tag_matrix(q_x).mean(axis=0, keepdims=True)
+    q_tags = model.tag_matrix(q_x, q_t).mean(axis=0, keepdims=True)
     q_emb = q_x.mean(axis=0, keepdims=True)
     q_emb /= max(float(np.linalg.norm(q_emb)), 1e-12)
     q_z = profiles.z(q_tags)
@@ -61,7 +68,6 @@ def recommend(profiles: Profiles, products: Products, q_x: np.ndarray, *, top: i
     results = [{"rank": r + 1, "group": profiles.groups[g], "score": round(float(s[g]), 4),
                 "tags": explain(q_z[0], q_tags[0], g_z[g], profiles.tags[g], names)}
                for r, g in enumerate(np.argsort(-s)[:top])]
-    p_tags = model.tag_matrix(products.x)
     p_z = profiles.z(p_tags)
     used = scoring or profiles.scoring
     each = Matrices(p_z, products.x, p_z, products.x, np.arange(len(p_z)))  # a product is its own profile

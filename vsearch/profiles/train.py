@@ -14,7 +14,7 @@ import numpy as np
 
 from vsearch.core.errors import BadQueryError
 from vsearch.core.log import Progress, no_progress
-from vsearch.profiles.heads import NA, LinearHead, TagModel
+from vsearch.profiles.heads import IMAGE, IMAGE_TITLE, NA, LinearHead, TagModel
 from vsearch.profiles.products import Products
 from vsearch.profiles.vocab import STYLE_VOCAB_VERSION, mine_styles
 
@@ -74,9 +74,35 @@ def balanced_accuracy(truth: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([np.mean(pred[truth == c] == c) for c in classes])) if len(classes) else 0.0
 
 
+def _select_head(name: str, z: np.ndarray, target: np.ndarray, use: np.ndarray, split: np.ndarray,
+                 cfg: HeadConfig, inputs: str) -> tuple[LinearHead, float, float]:
+    """The head of the C (of `cfg.grid`) with the best val balanced accuracy: (head, val score, C)."""
+    train, va = use & (split == "train"), use & (split == "val")
+    best: tuple[float, float, Any] | None = None
+    for c in cfg.grid:
+        clf = _fit(z[train], target[train].astype(str), c, cfg.max_iter)
+        score = balanced_accuracy(target[va].astype(str), clf.predict(z[va])) if va.any() else 0.0
+        _logger.info("%s (%s) C=%g val balanced accuracy %.4f", name, inputs, c, score)
+        if best is None or score > best[0]:
+            best = (score, c, clf)
+    assert best is not None
+    val_score, c, clf = best
+    head = LinearHead(name, "multiclass", [str(k) for k in clf.classes_], clf.coef_.astype(np.float32),
+                      clf.intercept_.astype(np.float32), source=f"column:{name}", inputs=inputs)
+    if len(head.labels) == 2:  # sklearn keeps one row for two classes: make it a proper two-way softmax
+        w, b = head.coef[0], head.intercept[0]
+        head.coef, head.intercept = np.stack([-w / 2, w / 2]), np.array([-b / 2, b / 2], np.float32)
+    return head, val_score, c
+
+
 def train_attribute(name: str, z: np.ndarray, values: list[str], types: list[str], split: np.ndarray,
-                    cfg: HeadConfig) -> tuple[LinearHead, dict[str, Any]]:
-    """A class-balanced multi-class head with an `n/a` class learned from the article types; its test report."""
+                    cfg: HeadConfig, zt: np.ndarray | None = None,
+                    has_title: np.ndarray | None = None) -> tuple[list[LinearHead], dict[str, Any]]:
+    """A class-balanced multi-class head with an `n/a` class learned from the article types; its test report.
+
+    With `zt` (standardised image and title inputs side by side) and `has_title`, a second head reads both; it
+    answers the products with a title, the image head the others (report: `with_titles`).
+    """
     train = split == "train"
     applies = applicability(values, types, train, cfg.applicable) if any(not v for v in values) else None
     target = np.array(attribute_targets(values, types, applies) if applies is not None else values, dtype=object)
@@ -85,29 +111,30 @@ def train_attribute(name: str, z: np.ndarray, values: list[str], types: list[str
     if len([c for c in keep if c != NA]) < 2:
         raise BadQueryError(f"'{name}' has fewer than 2 classes with {cfg.min_count}+ training products")
     use = np.isin(target.astype(str), keep)
-    best: tuple[float, float, Any] | None = None
-    va = use & (split == "val")
-    for c in cfg.grid:
-        clf = _fit(z[train & use], target[train & use].astype(str), c, cfg.max_iter)
-        score = balanced_accuracy(target[va].astype(str), clf.predict(z[va])) if va.any() else 0.0
-        _logger.info("%s C=%g val balanced accuracy %.4f", name, c, score)
-        if best is None or score > best[0]:
-            best = (score, c, clf)
-    assert best is not None
-    val_score, c, clf = best
-    head = LinearHead(name, "multiclass", [str(k) for k in clf.classes_], clf.coef_.astype(np.float32),
-                      clf.intercept_.astype(np.float32), source=f"column:{name}", applies_to=applies)
-    if len(head.labels) == 2:  # sklearn keeps one row for two classes: make it a proper two-way softmax
-        w, b = head.coef[0], head.intercept[0]
-        head.coef, head.intercept = np.stack([-w / 2, w / 2]), np.array([-b / 2, b / 2], np.float32)
-    report = attribute_report(head, z, values, target, split)
+    head, val_score, c = _select_head(name, z, target, use, split, cfg, IMAGE)
+    head.applies_to = applies
+    te = split == "test"
+    prob = head.proba(z[te])
+    report = attribute_report(head.labels, applies, prob, values, target, split)
     report.update(C=c, val_balanced_accuracy=round(val_score, 4))
-    return head, report
+    heads = [head]
+    if zt is not None and has_title is not None:
+        titled, val_t, c_t = _select_head(name, zt, target, use & has_title, split, cfg, IMAGE_TITLE)
+        if titled.labels == head.labels:
+            titled.applies_to = applies
+            heads.append(titled)
+            on = has_title[te]
+            prob_t = prob.copy()
+            prob_t[on] = titled.proba(zt[te][on])
+            report["with_titles"] = {**attribute_report(head.labels, applies, prob_t, values, target, split),
+                                     "C": c_t, "val_balanced_accuracy": round(val_t, 4),
+                                     "test_with_title": int(on.sum())}
+    return heads, report
 
 
-def attribute_report(head: LinearHead, z: np.ndarray, values: list[str], target: np.ndarray,
-                     split: np.ndarray) -> dict[str, Any]:
-    """Test figures on the products with a real value, and on `n/a` rows.
+def attribute_report(labels_: list[str], applies_to: list[str] | None, prob: np.ndarray, values: list[str],
+                     target: np.ndarray, split: np.ndarray) -> dict[str, Any]:
+    """Test figures on the products with a real value, and on `n/a` rows, from the test rows' `prob` `[n, K]`.
 
     `accuracy`/`balanced_accuracy`: the head as shipped (an n/a prediction on a labelled product is wrong).
     `*_given_applicable`: the best real class (n/a left out), as a head without applicability would answer.
@@ -115,8 +142,7 @@ def attribute_report(head: LinearHead, z: np.ndarray, values: list[str], target:
     moves the plain balanced accuracy by 1/K on its own).
     """
     te = split == "test"
-    prob = head.proba(z[te])
-    labels = np.asarray(head.labels, dtype=object)
+    labels = np.asarray(labels_, dtype=object)
     pred = labels[prob.argmax(axis=1)].astype(str)
     real_cls = labels != NA
     pred_real = labels[real_cls][prob[:, real_cls].argmax(axis=1)].astype(str)
@@ -133,7 +159,7 @@ def attribute_report(head: LinearHead, z: np.ndarray, values: list[str], target:
         return round(float(np.mean(t == p)), 4) if len(t) else 0.0
 
     report: dict[str, Any] = {
-        "test": int(real.sum()), "classes": [c for c in head.labels if c != NA],
+        "test": int(real.sum()), "classes": [c for c in labels_ if c != NA],
         "accuracy": acc(t_real, p_real), "balanced_accuracy": round(balanced_accuracy(t_real, p_real), 4),
         "accuracy_given_applicable": acc(t_real, p_given),
         "balanced_accuracy_given_applicable": round(balanced_accuracy(t_real, p_given), 4),
@@ -148,8 +174,8 @@ def attribute_report(head: LinearHead, z: np.ndarray, values: list[str], target:
                       for c in np.unique(t_real)},
     }
     na = np.asarray(target, dtype=object)[te].astype(str) == NA
-    if head.applies_to is not None:
-        report["applies_to"] = head.applies_to
+    if applies_to is not None:
+        report["applies_to"] = applies_to
         report["na"] = {"test": int(na.sum()), "recall": acc(pred[na], np.full(na.sum(), NA)) if na.any() else None}
     return report
 
@@ -212,8 +238,11 @@ def f1_threshold(prob: np.ndarray, y: np.ndarray) -> float:
 
 
 def train_model(products: Products, columns: list[str], *, styles: str | None = "description",
-                cfg: HeadConfig | None = None, progress: Progress = no_progress) -> tuple[TagModel, dict[str, Any]]:
+                cfg: HeadConfig | None = None, titles: bool = True,
+                progress: Progress = no_progress) -> tuple[TagModel, dict[str, Any]]:
     """Attribute heads for `columns` and style heads from the `styles` column; with their test report.
+
+    With `titles` and an index that stores title vectors, every attribute also gets an image+title head.
 
     Raises:
         BadQueryError: a column (or the styles column) no product has.
@@ -226,15 +255,25 @@ def train_model(products: Products, columns: list[str], *, styles: str | None = 
     model = TagModel(products.backbone, mean.astype(np.float32), std.astype(np.float32),
                      extra={"config": cfg.__dict__, "style_vocab": STYLE_VOCAB_VERSION})
     z = model.standardise(products.x)
+    zt, has_title = None, None
+    if titles and products.t is not None:
+        has_title = np.linalg.norm(products.t, axis=1) > 0
+        on = train & has_title
+        if on.any():
+            model.title_mean = products.t[on].mean(axis=0).astype(np.float32)
+            model.title_std = np.maximum(products.t[on].std(axis=0), 1e-4).astype(np.float32)
+            model.text = dict(products.text)
+            zt = model.standardise_with_titles(products.x, products.t)
     types = products.column(cfg.type_column) if cfg.type_column in products.columns() else [""] * len(products.ids)
     report: dict[str, Any] = {"split": {s: int((products.split == s).sum()) for s in ("train", "val", "test")},
-                              "attributes": {}}
+                              "title_inputs": zt is not None, "attributes": {}}
     if styles:
         heads, report["styles"] = train_styles(z, products.column(styles), products.split, cfg, progress)
         model.heads += heads
     for k, col in enumerate(columns):
         progress("attribute heads", k, len(columns))
-        head, report["attributes"][col] = train_attribute(col, z, products.column(col), types, products.split, cfg)
-        model.heads.append(head)
+        heads, report["attributes"][col] = train_attribute(col, z, products.column(col), types, products.split, cfg,
+                                                           zt, has_title)
+        model.heads += heads
     progress("attribute heads", len(columns), len(columns))
     return model, report
