@@ -11,7 +11,15 @@ mkdir -p "$OUT"
 COLS=(--id-column product_id --title-column product_title --seller-column vendor_id --category-column category_label)
 TRAIN=(--train-groups "$DATA" --train-column cluster_id --train-split train)
 
-# 1. learned matcher + seller-constrained greedy merging (the chosen method)
+# 0. learned matcher with the MiniLM title cosine as a feature (chosen on val: eval/group/minilm_pairs.py)
+python -m vsearch group build --offers "$DATA" "${COLS[@]}" "${TRAIN[@]}" --text-model minilm \
+  --out "$OUT/boosted_minilm/groups.csv" --json > "$HERE/build_boosted_minilm.json"
+for split in val test; do
+  python -m vsearch eval group --groups "$OUT/boosted_minilm/groups.csv" --truth "$DATA" --truth-column cluster_id \
+    --split $split --out "$HERE/boosted_minilm" --json > /dev/null
+done
+[ "${ONLY_MINILM:-}" = 1 ] && exit 0
+# 1. learned matcher + seller-constrained greedy merging (character n-grams and codes only)
 python -m vsearch group build --offers "$DATA" "${COLS[@]}" "${TRAIN[@]}" --out "$OUT/boosted/groups.csv" --json \
   > "$HERE/build_boosted.json"
 for split in val test; do

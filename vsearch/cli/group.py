@@ -56,6 +56,11 @@ def build_command(
                                                             "(repeat).")] = None,
     never_merge: Annotated[Path | None, typer.Option("--never-merge", help="CSV of offer id pairs (first two "
                                                      "columns) never to put in one group.")] = None,
+    text_model: Annotated[str | None, typer.Option("--text-model", help="Sentence model (minilm) whose title "
+                                                   "cosine the matcher also weighs; default: character n-grams "
+                                                   "and codes only.")] = None,
+    dense_k: Annotated[int, typer.Option("--dense-k", min=0, help="With --text-model: also this many nearest "
+                                         "offers by its cosine as candidates.")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Group offers; write groups.csv (id,group,score) and print a summary."""
@@ -72,7 +77,8 @@ def build_command(
             train = train_labels(read_labels(train_groups, train_id_column or id_column, train_column,
                                              "--train-groups file"), train_split)
         config = GroupConfig(k=k, threshold=threshold, method=method,
-                             skip_categories=frozenset(skip_category or []))
+                             skip_categories=frozenset(skip_category or []), text_model=text_model,
+                             dense_k=dense_k if text_model else 0)
         with progress_bar(not as_json) as progress:
             grouping = build_groups(data, config, train, _never(never_merge), progress)
         files = save_grouping(grouping, out)

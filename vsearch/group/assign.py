@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.log import Progress, no_progress
-from vsearch.group.build import Encoded, Grouping, Pairs, never_positions, score_pairs
+from vsearch.group.build import Encoded, Grouping, Pairs, never_positions, score_pairs, title_vectors
 from vsearch.group.candidates import category_blocks, query_knn
 from vsearch.group.cluster import _Groups
 from vsearch.group.errors import GroupError
+from vsearch.group.features import row_cosine
 from vsearch.group.offers import Offers
 from vsearch.group.quality import group_quality
 from vsearch.group.tokens import parse_title
@@ -33,9 +34,16 @@ def assign_offers(g: Grouping, new: Offers, progress: Progress = no_progress) ->
         raise GroupError(f"offer {clash[0]} is already grouped ({len(clash)} of the new ids are)")
     offers = g.offers.concat(new)
     n_old, n = len(g.offers), len(offers)
-    enc = Encoded.of(offers, [parse_title(t) for t in offers.titles], g.vectoriser)
+    dense = None
+    if g.dense is not None and g.config.text_model:
+        dense = np.concatenate([g.dense, title_vectors(new.titles, g.config.text_model, progress)])
+    enc = Encoded.of(offers, [parse_title(t) for t in offers.titles], g.vectoriser, dense)
     queries = np.arange(n_old, n)
-    i, j, s = query_knn(enc.x, queries, category_blocks(offers.categories, g.config.skip_categories), g.config.k)
+    blocks = category_blocks(offers.categories, g.config.skip_categories)
+    i, j, s = query_knn(enc.x, queries, blocks, g.config.k)
+    if dense is not None and g.config.dense_k > 0:
+        a, b, _ = query_knn(dense, queries, blocks, g.config.dense_k)
+        i, j, s = np.concatenate([i, a]), np.concatenate([j, b]), np.concatenate([s, row_cosine(enc.x, a, b)])
     sellers = np.asarray(offers.sellers, dtype=object)
     keep = (sellers[i] != sellers[j]) | (sellers[i] == "")
     a, b = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
@@ -81,7 +89,7 @@ def assign_offers(g: Grouping, new: Offers, progress: Progress = no_progress) ->
     pairs = Pairs(np.concatenate([g.pairs.i, a]), np.concatenate([g.pairs.j, b]),
                   np.concatenate([g.pairs.sim, s]), np.concatenate([g.pairs.score, score]))
     quality = group_quality(labels, pairs, g.config.edge_threshold, lambda p, q: score_pairs(enc, g.matcher, p, q)[1])
-    out = replace(g, offers=offers, labels=labels, quality=quality, pairs=pairs)
+    out = replace(g, offers=offers, labels=labels, quality=quality, pairs=pairs, dense=dense)
     names = out.group_names()
     rows = [{"id": offers.ids[k], "group": names[k], "joined": "existing" if labels[k] < int(g.labels.max()) + 1
              else "new", "group_size": quality[int(labels[k])]["size"], "score": quality[int(labels[k])]["score"]}

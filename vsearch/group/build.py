@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.log import Progress, no_progress, timed
-from vsearch.group.candidates import TitleVectoriser, category_blocks, sparse_knn
+from vsearch.group.candidates import TitleVectoriser, category_blocks, dense_knn, sparse_knn
 from vsearch.group.cluster import greedy_merge, label_propagation
 from vsearch.group.errors import GroupError
 from vsearch.group.features import pair_features, row_cosine
@@ -36,6 +36,10 @@ class GroupConfig:
     linkage: float = 0.0
     edge_threshold: float = 0.5
     skip_categories: frozenset[str] = frozenset()
+    text_model: str | None = None
+    """A sentence model (`minilm`) whose title cosine becomes a matcher feature; None: character n-grams only."""
+    dense_k: int = 0
+    """With `text_model`: also take each offer's `dense_k` nearest offers by that cosine as candidates."""
 
     def merge_threshold(self, matcher: Matcher) -> float:
         return self.threshold if self.threshold is not None else DEFAULT_THRESHOLD[matcher.kind]
@@ -64,15 +68,30 @@ class Grouping:
     vectoriser: TitleVectoriser
     never: list[tuple[str, str]] = field(default_factory=list)
     version: int = 1
+    dense: np.ndarray | None = None
+    """`[n, d]` unit title vectors of `config.text_model` (None without one)."""
 
     def group_names(self) -> list[str]:
         return [f"G{int(g) + 1:06d}" for g in self.labels]
 
     def encoded(self) -> Encoded:
-        return Encoded.of(self.offers, [parse_title(t) for t in self.offers.titles], self.vectoriser)
+        return Encoded.of(self.offers, [parse_title(t) for t in self.offers.titles], self.vectoriser, self.dense)
 
     def score_of(self, label: int) -> float:
         return self.quality[int(label)]["score"]
+
+
+def title_vectors(titles: list[str], model: str, progress: Progress = no_progress) -> np.ndarray:
+    """`[n, d]` unit title vectors of a sentence model, in batches (the model is loaded once per call)."""
+    from vsearch.models import create_text_embedder
+
+    embedder = create_text_embedder(model)
+    out = []
+    for start in range(0, len(titles), 1024):
+        progress("title vectors", start, len(titles))
+        out.append(np.asarray(embedder.encode_texts(titles[start:start + 1024]), np.float32))
+    progress("title vectors", len(titles), len(titles))
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def _check(offers: Offers, config: GroupConfig) -> None:
@@ -88,21 +107,23 @@ def _check(offers: Offers, config: GroupConfig) -> None:
 
 @dataclass
 class Encoded:
-    """Offers with their parsed titles and TF-IDF rows (char block, combined)."""
+    """Offers with their parsed titles, TF-IDF rows (char block, combined) and sentence-model title vectors."""
 
     offers: Offers
     parts: list[TitleParts]
     xc: Any
     x: Any
+    dense: np.ndarray | None = None
 
     @classmethod
-    def of(cls, offers: Offers, parts: list[TitleParts], vec: TitleVectoriser) -> Encoded:
+    def of(cls, offers: Offers, parts: list[TitleParts], vec: TitleVectoriser,
+           dense: np.ndarray | None = None) -> Encoded:
         xc, x = vec.transform(offers.titles, parts)
-        return cls(offers, parts, xc, x)
+        return cls(offers, parts, xc, x, dense)
 
     def subset(self, positions: list[int]) -> Encoded:
         return Encoded(self.offers.subset(positions), [self.parts[k] for k in positions], self.xc[positions],
-                       self.x[positions])
+                       self.x[positions], None if self.dense is None else self.dense[positions])
 
 
 def score_pairs(enc: Encoded, matcher: Matcher | None, i: np.ndarray, j: np.ndarray,
@@ -110,15 +131,23 @@ def score_pairs(enc: Encoded, matcher: Matcher | None, i: np.ndarray, j: np.ndar
     """(features, match scores) of offer pairs (i[p], j[p]); `sim` computed when not given."""
     if sim is None:
         sim = row_cosine(enc.x, i, j)
-    f = pair_features(i, j, sim, row_cosine(enc.xc, i, j), enc.parts, enc.offers.titles)
+    f = pair_features(i, j, sim, row_cosine(enc.xc, i, j), enc.parts, enc.offers.titles, enc.dense)
     return f, (matcher or Matcher()).scores(f)
 
 
 def candidate_pairs(enc: Encoded, config: GroupConfig,
                     progress: Progress = no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact sparse kNN pairs within each category, minus pairs of one seller (never groupable)."""
+    """Exact sparse kNN pairs within each category (and the `dense_k` nearest by title vector, when the offers have
+    them), minus pairs of one seller (never groupable)."""
     offers = enc.offers
-    i, j, s = sparse_knn(enc.x, config.k, category_blocks(offers.categories, config.skip_categories), progress)
+    blocks = category_blocks(offers.categories, config.skip_categories)
+    i, j, s = sparse_knn(enc.x, config.k, blocks, progress)
+    if enc.dense is not None and config.dense_k > 0:
+        a, b, _ = dense_knn(enc.dense, config.dense_k, blocks)
+        n = len(offers) + 1
+        new = ~np.isin(a * n + b, i * n + j)
+        a, b = a[new], b[new]
+        i, j, s = np.concatenate([i, a]), np.concatenate([j, b]), np.concatenate([s, row_cosine(enc.x, a, b)])
     sellers = np.asarray(offers.sellers, dtype=object)
     keep = (sellers[i] != sellers[j]) | (sellers[i] == "")
     return i[keep], j[keep], s[keep]
@@ -190,7 +219,8 @@ def build_groups(offers: Offers, config: GroupConfig = GroupConfig(), train: dic
     with timed("parse titles"):
         parts = [parse_title(t) for t in offers.titles]
         vec = TitleVectoriser.fit(offers.titles, parts, config.code_weight)
-        enc = Encoded.of(offers, parts, vec)
+        dense = title_vectors(offers.titles, config.text_model, progress) if config.text_model else None
+        enc = Encoded.of(offers, parts, vec, dense)
     matcher = train_matcher(enc, config, train, progress) if train else Matcher()
     with timed("candidate pairs"):
         i, j, s = candidate_pairs(enc, config, progress)
@@ -203,7 +233,7 @@ def build_groups(offers: Offers, config: GroupConfig = GroupConfig(), train: dic
                          never_positions(offers, never), lambda a, b: score_pairs(enc, matcher, a, b)[1])
     quality = group_quality(labels, pairs, config.edge_threshold, lambda a, b: score_pairs(enc, matcher, a, b)[1])
     _logger.info("%d offers -> %d groups (%s matcher)", len(offers), len(quality), matcher.kind)
-    return Grouping(offers, labels, quality, pairs, config, matcher, vec, never)
+    return Grouping(offers, labels, quality, pairs, config, matcher, vec, never, dense=dense)
 
 
 def regroup(grouping: Grouping, threshold: float, quality: bool = False, linkage: float | None = None,

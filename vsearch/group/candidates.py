@@ -105,6 +105,32 @@ def sparse_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no
     return i[first], j[first], s[first]
 
 
+def dense_knn(v: np.ndarray, k: int, blocks: list[np.ndarray],
+              budget: int = 20_000_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact top-`k` cosine neighbours of every unit row of `v` within its block, as `sparse_knn` returns them."""
+    out_i, out_j, out_s = [], [], []
+    for rows in blocks:
+        n = len(rows)
+        if n < 2:
+            continue
+        kk, step = min(k, n - 1), max(1, budget // n)
+        vb = v[rows]
+        for start in range(0, n, step):
+            sim = vb[start:start + step] @ vb.T
+            local = np.arange(start, min(start + step, n))
+            sim[np.arange(len(local)), local] = -1.0
+            top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+            src = np.repeat(local[:, None], kk, axis=1)
+            out_i.append(rows[np.minimum(src, top)].ravel())
+            out_j.append(rows[np.maximum(src, top)].ravel())
+            out_s.append(np.take_along_axis(sim, top, axis=1).ravel().astype(np.float32))
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    i, j, s = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
+    _, first = np.unique(i.astype(np.int64) * (len(v) + 1) + j, return_index=True)
+    return i[first], j[first], s[first]
+
+
 def category_blocks(categories: list[str], skip: set[str] | frozenset[str] = frozenset()) -> list[np.ndarray]:
     """Row positions per category (one block when none is known); skipped categories get no block."""
     by: dict[str, list[int]] = {}
@@ -116,7 +142,8 @@ def category_blocks(categories: list[str], skip: set[str] | frozenset[str] = fro
 
 def query_knn(x: Any, queries: np.ndarray, blocks: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray,
                                                                                       np.ndarray]:
-    """Exact top-`k` neighbours of the `queries` rows among all rows of their block (themselves excluded).
+    """Exact top-`k` neighbours of the `queries` rows (of a CSR matrix or a dense array of unit rows) among all rows
+    of their block (themselves excluded).
 
     Returns:
         (query row, neighbour row, cosine) arrays; a pair of two queries may appear twice.
@@ -128,7 +155,8 @@ def query_knn(x: Any, queries: np.ndarray, blocks: list[np.ndarray], k: int) -> 
         if len(q) == 0 or len(rows) < 2:
             continue
         kk = min(k, len(rows) - 1)
-        sim = (x[q] @ x[rows].T).toarray()
+        sim = x[q] @ x[rows].T
+        sim = sim.toarray() if hasattr(sim, "toarray") else np.array(sim)  # CSR rows or dense unit rows
         where = {r: c for c, r in enumerate(rows.tolist())}
         sim[np.arange(len(q)), [where[r] for r in q.tolist()]] = -1.0
         top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]

@@ -15,6 +15,8 @@ FEATURES = ("sim", "sim_char", "rank_ij", "rank_ji", "code_exact", "code_prefix"
             "codes_b", "qty_conflict", "qty_agree", "num_jaccard", "num_conflict", "variant_diff", "word_jaccard",
             "len_ratio", "first_word_same", "code_lcp", "code_in_other", "digit_conflict", "digit_jaccard",
             "variant_a_only", "variant_b_only")
+TEXT_FEATURE = "sim_text"
+"""Appended when the offers have title vectors of a sentence model (`GroupConfig.text_model`)."""
 
 
 def _lcp(a: frozenset[str], b: frozenset[str]) -> int:
@@ -57,8 +59,9 @@ def neighbour_ranks(i: np.ndarray, j: np.ndarray, sim: np.ndarray, n: int) -> tu
 
 
 def pair_features(i: np.ndarray, j: np.ndarray, sim: np.ndarray, sim_char: np.ndarray,
-                  parts: list[TitleParts], titles: list[str]) -> np.ndarray:
-    """[n_pairs, len(FEATURES)] float32 features of the pairs (i[p], j[p])."""
+                  parts: list[TitleParts], titles: list[str], dense: np.ndarray | None = None) -> np.ndarray:
+    """[n_pairs, len(FEATURES)] float32 features of the pairs (i[p], j[p]), plus `TEXT_FEATURE` (the cosine of
+    their unit rows of `dense`) when given."""
     r_ij, r_ji = neighbour_ranks(i, j, sim, len(parts))
     out = np.zeros((len(i), len(FEATURES)), dtype=np.float32)
     out[:, 0] = sim
@@ -83,6 +86,8 @@ def pair_features(i: np.ndarray, j: np.ndarray, sim: np.ndarray, sim_char: np.nd
                       _lcp(pa.codes, pb.codes), _code_in(pa.codes, sb) + _code_in(pb.codes, sa),
                       float(bool(da and db) and not (da & db)), _jaccard(da, db),
                       len(pa.variants - pb.variants), len(pb.variants - pa.variants))
+    if dense is not None:
+        out = np.hstack([out, np.einsum("pd,pd->p", dense[i], dense[j]).astype(np.float32)[:, None]])
     return out
 
 
