@@ -49,6 +49,7 @@ def scale_cmd(args: argparse.Namespace) -> dict:
     gen = Generator.fit(_real(args.index, "image"), knobs=Knobs(**cal["knobs"]))
     results = bench_size(gen, args.n, args.types.split(","), queries=args.queries, tune_queries=args.tune_queries,
                          max_memory=parse_memory(args.max_memory), target=args.target, dump=args.dump,
+                         exact_1_thread_queries=args.exact_1_thread_queries,
                          progress=lambda s: print(time.strftime("%H:%M:%S"), s, flush=True))
     return {"n": args.n, "vectors": gen.describe(), "max_memory_bytes": parse_memory(args.max_memory),
             "tune_target_recall": args.target, "results": [asdict(r) for r in results]}
@@ -75,6 +76,8 @@ def main() -> None:
     p.add_argument("--tune-queries", type=int, default=200)
     p.add_argument("--target", type=float, default=0.96)
     p.add_argument("--dump", type=Path, default=None)
+    p.add_argument("--exact-1-thread-queries", type=int, default=None,
+                   help="queries that time exact search on 1 thread (default: all, like for like; 50 at 10M)")
     args = ap.parse_args()
     start = time.perf_counter()
     doc = calibrate_cmd(args) if args.cmd == "calibrate" else scale_cmd(args)

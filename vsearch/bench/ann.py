@@ -60,6 +60,9 @@ class AnnResult:
     qps_all_cores: float = 0.0
     speedup_vs_exact: float = 1.0
     speedup_vs_exact_1_thread: float = 1.0
+    qps_one_at_a_time: float = 0.0
+    """1 thread, one query per call: a shopper's query as a server answers it (no batch for BLAS to share)."""
+    speedup_one_at_a_time: float = 1.0
     queries: int = 0
     tuning: list[dict[str, float]] = field(default_factory=list)
     note: str = ""
@@ -78,14 +81,29 @@ def _timed(index: Any, queries: np.ndarray, k: int, threads: int) -> tuple[np.nd
         faiss.omp_set_num_threads(before)
 
 
+def _timed_one_at_a_time(index: Any, queries: np.ndarray, k: int) -> float:
+    """Queries per second on 1 thread, one query per `search` call."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.search(queries[:1], k)
+        t0 = time.perf_counter()
+        for q in queries:
+            index.search(q[None, :], k)
+        return len(queries) / (time.perf_counter() - t0)
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 class ExactTopK:
     """Exact inner-product top-k of fixed queries over a stream of chunks, timed (all cores and 1 thread)."""
 
-    def __init__(self, queries: np.ndarray, k: int, single_thread_queries: int = 50) -> None:
+    def __init__(self, queries: np.ndarray, k: int, single_thread_queries: int = 50, one_at_a_time: int = 20) -> None:
         self.q, self.k, self.q1 = queries, k, min(single_thread_queries, len(queries))
+        self.q_single = min(one_at_a_time, len(queries))
         self.scores = np.full((len(queries), k), -np.inf, np.float32)
         self.ids = np.full((len(queries), k), -1, np.int64)
-        self.seconds = self.seconds_1 = 0.0
+        self.seconds = self.seconds_1 = self.seconds_single = 0.0
         self.seen = 0
 
     def add(self, chunk: np.ndarray) -> None:
@@ -97,6 +115,10 @@ class ExactTopK:
         t0 = time.perf_counter()
         faiss.knn(self.q[:self.q1], chunk, self.k, metric=faiss.METRIC_INNER_PRODUCT)
         self.seconds_1 += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for q in self.q[:self.q_single]:
+            faiss.knn(q[None, :], chunk, self.k, metric=faiss.METRIC_INNER_PRODUCT)
+        self.seconds_single += time.perf_counter() - t0
         faiss.omp_set_num_threads(before)
         both_s = np.concatenate([self.scores, s], axis=1)
         both_i = np.concatenate([self.ids, i + self.seen], axis=1)
@@ -106,6 +128,9 @@ class ExactTopK:
 
     def qps(self) -> tuple[float, float]:
         return len(self.q) / max(self.seconds, 1e-9), self.q1 / max(self.seconds_1, 1e-9)
+
+    def qps_one_at_a_time(self) -> float:
+        return self.q_single / max(self.seconds_single, 1e-9)
 
 
 def dataset(gen: Generator, n: int, holdout: int, seed: int) -> tuple[np.ndarray, Callable[[], Iterator[np.ndarray]]]:
@@ -123,9 +148,13 @@ def dataset(gen: Generator, n: int, holdout: int, seed: int) -> tuple[np.ndarray
 
 def bench_size(gen: Generator, n: int, index_types: list[str], *, queries: int = 500, tune_queries: int = 200,
                max_memory: int | None = None, target: float = 0.95, k: int = 10, dump: Path | None = None,
+               exact_1_thread_queries: int | None = None,
                progress: Callable[[str], None] = lambda s: None) -> list[AnnResult]:
     """Exact search plus each of `index_types` ("auto" or an alias/factory) over `n` synthetic vectors.
 
+    `exact_1_thread_queries`: how many queries time exact search on one thread (default: all of them, like for
+    like; fewer where 1-thread exact search over `n` takes too long, e.g. 50 at 10M, which flatters the indexes'
+    1-thread ratio because BLAS runs a small batch less efficiently).
     `dump`: a folder that receives the same vectors (`emb/NNN.npy`), queries and exact top-k (`queries.npy`,
     `truth.npy`, the first `queries` rows are the evaluation ones), for another tool to index.
     """
@@ -145,7 +174,7 @@ def bench_size(gen: Generator, n: int, index_types: list[str], *, queries: int =
         index = train_index(sample, choice.factory, max_train=len(sample))
         del sample
         built.append((kind, choice, index, time.perf_counter() - t0, rss0))
-    exact = ExactTopK(xq, k)
+    exact = ExactTopK(xq, k, exact_1_thread_queries or len(xq))
     add_s = [0.0] * len(built)
     for c, chunk in enumerate(chunks()):
         progress(f"{n}: chunk {c + 1}/{-(-n // CHUNK)}")
@@ -162,21 +191,24 @@ def bench_size(gen: Generator, n: int, index_types: list[str], *, queries: int =
         np.save(dump / "queries.npy", xq)
         np.save(dump / "truth.npy", exact.ids)
     exact_qps, exact_qps_1 = exact.qps()
+    exact_single = exact.qps_one_at_a_time()
     results = [AnnResult(n, "exact", "Flat (brute force, chunked)", 0.0, round(n * (gen.dim * 4 + 8) / 2**20, 1), 0.0,
                          qps_1_thread=round(exact_qps_1, 2), qps_all_cores=round(exact_qps, 2),
-                         queries=len(xq), note=f"1-thread QPS on {exact.q1} queries")]
+                         qps_one_at_a_time=round(exact_single, 2), queries=len(xq),
+                         note=f"1-thread QPS on {exact.q1} queries in one batch; one at a time on {exact.q_single}")]
     for j, (kind, choice, index, train_s, rss0) in enumerate(built):
         progress(f"{n}: tune {kind}")
         params, _, curve = tune(index, q_tune, truth_tune, None, target, k)
         apply_params(index, params)
         found, qps = _timed(index, q_eval, k, faiss.omp_get_max_threads())
         _, qps_1 = _timed(index, q_eval, k, 1)
+        single = _timed_one_at_a_time(index, q_eval[:100], k)
         recall = recall_at_k(found, truth_eval, k)
         results.append(AnnResult(n, kind, choice.factory, round(train_s + add_s[j], 2),
                                  round(index_bytes(index) / 2**20, 1), round((rss_bytes() - rss0) / 2**20, 1),
                                  params, round(recall, 4), round(qps_1, 1), round(qps, 1), round(qps / exact_qps, 1),
-                                 round(qps_1 / exact_qps_1, 1), queries,
-                                 curve, "; ".join(choice.reasons) if kind == "auto" else ""))
+                                 round(qps_1 / exact_qps_1, 1), round(single, 1), round(single / exact_single, 1),
+                                 queries, curve, "; ".join(choice.reasons) if kind == "auto" else ""))
         _logger.info("%s n=%d %s recall %.3f qps %.0f", kind, n, choice.factory, recall, qps)
     built.clear()
     return results
