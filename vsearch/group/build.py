@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.log import Progress, no_progress, timed
-from vsearch.group.candidates import TitleVectoriser, category_blocks, dense_knn, sparse_knn
+from vsearch.group.candidates import TitleVectoriser, block_knn, category_blocks
 from vsearch.group.cluster import greedy_merge, label_propagation
 from vsearch.group.errors import GroupError
 from vsearch.group.features import pair_features, row_cosine
@@ -141,9 +141,9 @@ def candidate_pairs(enc: Encoded, config: GroupConfig,
     them), minus pairs of one seller (never groupable)."""
     offers = enc.offers
     blocks = category_blocks(offers.categories, config.skip_categories)
-    i, j, s = sparse_knn(enc.x, config.k, blocks, progress)
+    i, j, s = block_knn(enc.x, config.k, blocks, progress)
     if enc.dense is not None and config.dense_k > 0:
-        a, b, _ = dense_knn(enc.dense, config.dense_k, blocks)
+        a, b, _ = block_knn(enc.dense, config.dense_k, blocks)
         n = len(offers) + 1
         new = ~np.isin(a * n + b, i * n + j)
         a, b = a[new], b[new]

@@ -8,7 +8,6 @@ blurs them). Model codes and quantities get a block of their own, weighted `code
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,13 +58,12 @@ class TitleVectoriser:
         return xc, both
 
 
-def sparse_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no_progress,
-               budget: int = 20_000_000, query: Callable[[np.ndarray], Any] | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact top-`k` cosine neighbours of every row among the rows of its own block.
+def block_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no_progress,
+              budget: int = 20_000_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact top-`k` cosine neighbours of every row among the rows of its own block (positive cosines only).
 
     Args:
-        x: [n, d] L2-normalised CSR rows.
+        x: [n, d] L2-normalised rows: a CSR matrix (TF-IDF) or a dense array (sentence-model vectors).
         blocks: row positions per block (category); rows are compared only inside their block.
         budget: dense similarity cells computed at a time (memory bound).
 
@@ -80,11 +78,12 @@ def sparse_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no
             done += n
             continue
         xb = x[rows]
-        xt = xb.T.tocsc()
+        xt = xb.T.tocsc() if hasattr(xb, "tocsc") else xb.T
         kk = min(k, n - 1)
         step = max(1, budget // n)
         for start in range(0, n, step):
-            sim = (xb[start:start + step] @ xt).toarray()
+            sim = xb[start:start + step] @ xt
+            sim = sim.toarray() if hasattr(sim, "toarray") else sim
             local = np.arange(start, min(start + step, n))
             sim[np.arange(len(local)), local] = -1.0
             top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
@@ -102,32 +101,6 @@ def sparse_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no
     i, j, s = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
     key = i.astype(np.int64) * (int(x.shape[0]) + 1) + j
     _, first = np.unique(key, return_index=True)
-    return i[first], j[first], s[first]
-
-
-def dense_knn(v: np.ndarray, k: int, blocks: list[np.ndarray],
-              budget: int = 20_000_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact top-`k` cosine neighbours of every unit row of `v` within its block, as `sparse_knn` returns them."""
-    out_i, out_j, out_s = [], [], []
-    for rows in blocks:
-        n = len(rows)
-        if n < 2:
-            continue
-        kk, step = min(k, n - 1), max(1, budget // n)
-        vb = v[rows]
-        for start in range(0, n, step):
-            sim = vb[start:start + step] @ vb.T
-            local = np.arange(start, min(start + step, n))
-            sim[np.arange(len(local)), local] = -1.0
-            top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
-            src = np.repeat(local[:, None], kk, axis=1)
-            out_i.append(rows[np.minimum(src, top)].ravel())
-            out_j.append(rows[np.maximum(src, top)].ravel())
-            out_s.append(np.take_along_axis(sim, top, axis=1).ravel().astype(np.float32))
-    if not out_i:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    i, j, s = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
-    _, first = np.unique(i.astype(np.int64) * (len(v) + 1) + j, return_index=True)
     return i[first], j[first], s[first]
 
 
