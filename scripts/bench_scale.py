@@ -47,12 +47,23 @@ def scale_cmd(args: argparse.Namespace) -> dict:
 
     cal = json.loads(args.calibration.read_text())["vectors"]
     gen = Generator.fit(_real(args.index, "image"), knobs=Knobs(**cal["knobs"]))
-    results = bench_size(gen, args.n, args.types.split(","), queries=args.queries, tune_queries=args.tune_queries,
+    results = bench_size(gen, args.n, _index_types(args.types), queries=args.queries, tune_queries=args.tune_queries,
                          max_memory=parse_memory(args.max_memory), target=args.target, dump=args.dump,
                          exact_1_thread_queries=args.exact_1_thread_queries,
                          progress=lambda s: print(time.strftime("%H:%M:%S"), s, flush=True))
     return {"n": args.n, "vectors": gen.describe(), "max_memory_bytes": parse_memory(args.max_memory),
             "tune_target_recall": args.target, "results": [asdict(r) for r in results]}
+
+
+def _index_types(values: list[str]) -> list[str]:
+    """`auto,hnsw` or `auto 'IVF2048,PQ160x4fs,Refine(SQfp16)'`: aliases may be comma-joined, factories not."""
+    from vsearch.index.autoindex import ALIASES
+
+    out: list[str] = []
+    for value in values:
+        parts = value.split(",")
+        out.extend(parts if all(p.lower() in ALIASES for p in parts) else [value])
+    return out
 
 
 def main() -> None:
@@ -71,7 +82,8 @@ def main() -> None:
     p = sub.choices["scale"]
     p.add_argument("--calibration", type=Path, default=Path("eval/bench/calibration.json"))
     p.add_argument("--n", type=int, required=True)
-    p.add_argument("--types", default="auto")
+    p.add_argument("--types", nargs="+", default=["auto"],
+                   help="aliases (comma-joined allowed) and FAISS factory strings, one per argument")
     p.add_argument("--queries", type=int, default=500)
     p.add_argument("--tune-queries", type=int, default=200)
     p.add_argument("--target", type=float, default=0.96)

@@ -16,7 +16,7 @@ from vsearch.index import autoindex
 from vsearch.index import faiss_index as index
 from vsearch.index.autoindex import IndexChoice, build_tuned, choose_index, parse_memory
 from vsearch.index.store import Store
-from vsearch.index.tuning import apply_params, exact_neighbours, recall_at_k, search_parameters
+from vsearch.index.tuning import REFINE_K_FACTORS, apply_params, exact_neighbours, recall_at_k, search_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,10 +31,11 @@ def test_parse_memory() -> None:
 def test_choice_by_size_and_memory() -> None:
     assert choose_index(8_146, 1280).factory == "Flat"
     assert choose_index(99_999, 1280, 4 << 30).factory == "Flat"
-    assert choose_index(1_000_000, 1280).factory == "IVF2048_HNSW32,Flat"
-    assert choose_index(1_000_000, 1280, 4 << 30).factory == "IVF2048_HNSW32,SQfp16"  # 5.1 GB of floats > 4 GB
-    assert choose_index(1_000_000, 1280, 2 << 30).factory == "IVF2048_HNSW32,SQ8"  # 2.6 GB of halves > 2 GB
-    assert choose_index(200_000, 1280).factory == "IVF1024,Flat"
+    assert choose_index(1_000_000, 1280).factory == "IVF2048_HNSW32,PQ320x4fs,Refine(SQfp16)"
+    assert choose_index(1_000_000, 1280, 2 << 30).factory == "IVF2048_HNSW32,PQ320x4fs,Refine(SQ8)"  # 2.6 GB > 2 GB
+    assert choose_index(10_000_000, 1280, 16 << 30).factory == "IVF8192_HNSW32,PQ320x4fs,Refine(SQ8)"  # 14.5 GB
+    assert choose_index(1_000_000, 1280, int(1.4 * 2**30)).factory == "IVF2048_HNSW32,SQ8"  # 1.34 GB with fast-scan
+    assert choose_index(200_000, 1280).factory == "IVF1024,PQ320x4fs,Refine(SQfp16)"
     pq = choose_index(1_000_000, 1280, 200 << 20)  # 200 MB: ~210 bytes a vector
     assert pq.factory.startswith("IVF2048_HNSW32,PQ") and 1280 % int(pq.factory.split("PQ")[1].split("x")[0]) == 0
     assert choose_index(50_000, 1280, 100 << 20).factory.startswith("IVF")  # small but over budget
@@ -63,17 +64,25 @@ def real_vectors(full_index: Path) -> np.ndarray:
         return store.load_vectors("image")[1]
 
 
-@pytest.mark.parametrize("factory", ["IVF64,Flat", "HNSW16"])
+@pytest.mark.parametrize("factory", ["IVF64,Flat", "HNSW16", "IVF64,PQ320x4fs,Refine(SQfp16)"])
 def test_tuning_reaches_target_with_smallest_knob(real_vectors: np.ndarray, factory: str) -> None:
     """On real Lite0 embeddings: the recorded recall is what an independent measurement finds."""
     rows = np.arange(len(real_vectors), dtype=np.int64) * 7 + 3
     choice = IndexChoice(factory, ["test"])
     built = build_tuned(real_vectors, rows, choice, target=0.95, sample=300)
     assert choice.recall_at_10 is not None and choice.recall_at_10 >= 0.95
-    values = [c["recall"] for c in choice.tuning]
-    assert values[-1] >= 0.95 and all(v < 0.95 for v in values[:-1])  # the smallest value reaching the target
     knob = "nprobe" if "IVF" in factory else "efSearch"
-    assert choice.params == {knob: int(choice.tuning[-1]["value"])}
+    expected = {}
+    for name in (knob, "k_factor"):  # a refine index tunes its re-ranking depth after nprobe
+        curve = [c for c in choice.tuning if c["knob"] == name]
+        if name == "k_factor" and not curve:
+            continue
+        values = [c["recall"] for c in curve]
+        reached = [i for i, v in enumerate(values) if v >= 0.95]
+        assert all(v < 0.95 for v in values[:reached[0] if reached else None])  # the smallest reaching the target
+        assert reached or name == "k_factor"  # the deepest re-ranking (64, tried first) reached it when none did
+        expected[name] = int(curve[reached[0]]["value"]) if reached else REFINE_K_FACTORS[-1]
+    assert choice.params == expected and ("Refine" in factory) == ("k_factor" in choice.params)
     # independent check on queries the tuner never saw: held-out real vectors of other products
     held = np.random.default_rng(99).choice(len(real_vectors), 200, replace=False)
     truth = exact_neighbours(real_vectors[held], real_vectors, 11)
@@ -86,17 +95,23 @@ def test_tuning_reaches_target_with_smallest_knob(real_vectors: np.ndarray, fact
 def test_params_apply_through_idmap_and_survive_save(tmp_path: Path) -> None:
     x = np.random.default_rng(0).standard_normal((3000, 32)).astype(np.float32)
     faiss.normalize_L2(x)
-    for factory, knob in (("IVF32,Flat", "nprobe"), ("HNSW8", "efSearch")):
+    rows = np.arange(3000, dtype=np.int64) * 3 + 1  # FAISS ids unlike internal positions, as in a real store
+    for factory, knob in (("IVF32,Flat", "nprobe"), ("HNSW8", "efSearch"), ("IVF32,PQ8x4fs,Refine(SQfp16)", "nprobe")):
         idx = autoindex.train_index(x, factory)
-        idx.add_with_ids(x, np.arange(3000, dtype=np.int64))
+        idx.add_with_ids(x, rows)
         apply_params(idx, {knob: 13})
         index.save_index(idx, tmp_path / "i.faiss")
         loaded = index.load_index(tmp_path / "i.faiss", use_gpu=False)
         inner = faiss.downcast_index(loaded.index)
         assert (faiss.extract_index_ivf(loaded).nprobe if knob == "nprobe" else inner.hnsw.efSearch) == 13
-        params = search_parameters(loaded, {}, faiss.IDSelectorRange(100, 200))
+        if isinstance(inner, faiss.IndexRefine):
+            assert inner.k_factor == autoindex.REFINE_K_FACTOR  # re-ranking depth is saved with the index
+        params = search_parameters(loaded, {}, faiss.IDSelectorRange(300, 600))
         _, ids = loaded.search(x[:5], 5, params=params)
-        assert (((ids >= 100) & (ids < 200)) | (ids == -1)).all() and (ids >= 0).sum() > 10  # -1: probed lists ran out
+        assert (((ids >= 300) & (ids < 600)) | (ids == -1)).all() and (ids >= 0).sum() > 10  # -1: probed lists ran out
+        inside = x[(rows >= 300) & (rows < 600)]
+        best = rows[(rows >= 300) & (rows < 600)][np.argmax(x[:5] @ inside.T, axis=1)]
+        assert (ids[:, 0] == best).mean() >= 0.8  # the selector filters by FAISS id, not by internal position
 
 
 def test_cpu_path_when_no_gpu() -> None:

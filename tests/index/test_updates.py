@@ -105,15 +105,28 @@ def test_remove_by_id(built) -> None:  # type: ignore[no-untyped-def]
         remove_products(index.parent / "nothing-here", ids)
 
 
-def test_hnsw_index_is_rebuilt_on_removal(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    index, a_labels, _, _ = built
-    build_catalog_index(load_catalog(a_labels), index, create_embedder("tiny", device="cpu"), None, workers=0,
-                        factory="hnsw")
-    remove_products(index, list(load_catalog(a_labels).products)[:2])
-    assert np.array_equal(_faiss_rows(index), _store_rows(index))
+@pytest.mark.parametrize(("factory", "kind"),
+                         [("hnsw", "IndexHNSWFlat"), ("IVF2,PQ16x4fs,Refine(SQfp16)", "IndexRefine")])
+def test_index_without_remove_ids_is_rebuilt_on_removal(built, factory: str, kind: str) -> None:  # type: ignore[no-untyped-def]
+    """HNSW and refine indexes have no `remove_ids`: removal rebuilds them from the store, knobs kept."""
     import faiss
 
-    assert isinstance(faiss.downcast_index(load_index(index / "image.faiss", use_gpu=False).index), faiss.IndexHNSWFlat)
+    index, a_labels, _, _ = built
+    build_catalog_index(load_catalog(a_labels), index, create_embedder("tiny", device="cpu"), None, workers=0,
+                        factory=factory)
+    saved = load_index(index / "image.faiss", use_gpu=False)  # the wrapper owns the inner index: keep it alive
+    before = faiss.downcast_index(saved.index)
+    gone = list(load_catalog(a_labels).products)[:2]
+    remove_products(index, gone)
+    assert np.array_equal(_faiss_rows(index), _store_rows(index))
+    rebuilt = load_index(index / "image.faiss", use_gpu=False)
+    after = faiss.downcast_index(rebuilt.index)
+    assert type(after).__name__ == kind
+    if kind == "IndexRefine":
+        assert after.k_factor == before.k_factor and after.ntotal == 38
+        with Searcher(index, device="cpu") as searcher:
+            hits = searcher.search_like(list(load_catalog(a_labels).products)[10], 5)
+            assert len(hits) == 5 and not set(gone) & {h.id for h in hits}
 
 
 def test_store_ahead_of_index_is_synced_by_searcher_and_rerun(built) -> None:  # type: ignore[no-untyped-def]

@@ -35,10 +35,15 @@ def rss_bytes(field_name: str = "VmRSS") -> int:
 
 
 def index_bytes(index: faiss.Index) -> int:
-    """Bytes the index holds: list codes + ids, or the flat/HNSW storage (quantizer counted as flat centroids)."""
+    """Bytes the index holds: list codes + ids (+ refine codes), or the flat/HNSW storage (quantizer counted as
+    flat centroids)."""
+    from vsearch.index.tuning import refine_index
+
     ivf = faiss.try_extract_index_ivf(index)
+    refine = refine_index(index)
+    fine = refine.ntotal * faiss.downcast_index(refine.refine_index).code_size if refine is not None else 0
     if ivf is not None:
-        return int(ivf.ntotal * (ivf.code_size + 8) + ivf.nlist * ivf.d * 4)
+        return int(ivf.ntotal * (ivf.code_size + 8) + ivf.nlist * ivf.d * 4 + fine)
     inner = faiss.downcast_index(index.index) if hasattr(index, "id_map") else faiss.downcast_index(index)
     links = 2 * inner.hnsw.nb_neighbors(0) * 4 if hasattr(inner, "hnsw") else 0
     return int(index.ntotal * (index.d * 4 + 8 + links))
