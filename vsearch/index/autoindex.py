@@ -159,8 +159,8 @@ def _refined_choice(n: int, dim: int, ivf: str, max_memory: int | None) -> tuple
             return f"{ivf},PQ{m}x4fs,Refine({fine})", [
                 f"lists of 4-bit fast-scan PQ codes ({m} x 4 bits), scanned with SIMD, re-rank their best "
                 f"candidates with {label} codes ({total / 2**20:.0f} MiB in all); the re-ranking depth k_factor "
-                "is tuned with nprobe (eval/bench: at 1M x 1280 this is ~10x faster than IVF,SQfp16 at the same "
-                "recall)"]
+                "is tuned with nprobe (a sweep on 1M calibrated x 1280, batched: recall@10 0.954 at 3,278 QPS, "
+                "where IVF,SQfp16 gave 0.975 at 259)"]
     return None
 
 
