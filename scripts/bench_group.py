@@ -1,12 +1,20 @@
 """Scale benchmark of `build_groups` (rule-based matcher) on offers generated from the real PriceRunner ones.
 
-How offers are generated: each synthetic offer copies a real offer's title and category and is given (a) a
-random title edit -- drop one word, swap two adjacent words, or append a seller word ("uk", "new", "sim free",
-"boxed") -- and (b) a random seller drawn from `--sellers` synthetic sellers. Rows cycle through the real file,
-so N offers hold N / 21,143 edited copies of each real offer: a speed benchmark (no truth is judged).
+How offers are generated: the 21,143 real offers (7,940 real products, their real sellers) come first, unchanged.
+Then, until N offers are reached, new synthetic products are made, each from a real product picked at random
+(among the 7,735 whose titles hold a digit): a digit run of its model code (the one in most of its titles; any
+digit run when it has no code) gets one digit changed, with probability 0.3 a second run too, consistently
+wherever those digits occur in all its titles (`ue40j6300` -> `ue40j6200` in every offer of the product; `i7 8700
+... bx80684i78700` -> `i7 8720 ... bx80684i78720`), so a synthetic product is as close to its parent and to its
+siblings as real near-products are to each other (`ue40j6300` / `ue48j6300`). It gets one offer per offer of the
+parent whose title the change touched (an offer that does not name the changed digits could not tell the sibling
+from its parent), each title with a random edit (drop one word, swap two adjacent words, append a seller word such
+as "uk" or "boxed", or none), and sellers drawn without repetition within the product from `--sellers` synthetic
+sellers. A (parent, change) never repeats, so products stay distinct: the number of products grows with N (about
+N / 2.6), and every offer's true product is known (pairwise P/R against it is reported as a sanity figure).
 Writes one JSON with the seconds of each size. Not a test: run it by hand.
 
-    OMP_NUM_THREADS=1 python scripts/bench_group.py --sizes 20000 50000 100000 --out eval/group/bench.json
+    python scripts/bench_group.py --sizes 100000 300000 1000000 --out eval/group/bench.json
 """
 
 from __future__ import annotations
@@ -14,62 +22,135 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
+import re
+import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 EXTRA = ["uk", "new", "sim free", "boxed", "retail", "official"]
+_RUN = re.compile(r"(?<!\d)\d+(?!\d)")
+
+
+def _edit(title: str, rng: random.Random) -> str:
+    words = title.split()
+    edit = rng.random()
+    if edit < 0.25 and len(words) > 3:
+        words.pop(rng.randrange(len(words)))
+    elif edit < 0.5 and len(words) > 3:
+        p = rng.randrange(len(words) - 1)
+        words[p], words[p + 1] = words[p + 1], words[p]
+    elif edit < 0.75:
+        words.append(rng.choice(EXTRA))
+    return " ".join(words)
+
+
+def _changed(run: str, rng: random.Random) -> str:
+    """`run` with one digit replaced by another (no leading zero introduced)."""
+    p = rng.randrange(len(run))
+    choices = [d for d in "0123456789" if d != run[p] and not (d == "0" and p == 0 and len(run) > 1)]
+    return run[:p] + rng.choice(choices) + run[p + 1:]
+
+
+def _digit_runs(titles: list[str]) -> Counter[str]:
+    """Titles holding each digit run of the product's model codes (of any word when it has no code)."""
+    from vsearch.group.tokens import parse_title
+
+    in_codes = Counter(r for t in titles for r in dict.fromkeys(_RUN.findall(" ".join(sorted(parse_title(t).codes)))))
+    return in_codes or Counter(r for t in titles for r in dict.fromkeys(_RUN.findall(t)))
+
+
+def _mutation(counts: Counter[str], rng: random.Random) -> tuple[tuple[str, str], ...]:
+    """Digit strings to replace for a new sibling product: the code's run in most titles, maybe one more."""
+    runs = sorted(counts, key=lambda r: (-counts[r], rng.random()))
+    out = [(runs[0], _changed(runs[0], rng))]
+    if len(runs) > 1 and rng.random() < 0.3:
+        other = rng.choice(runs[1:])
+        out.append((other, _changed(other, rng)))
+    return tuple(out)
+
+
+def _apply(title: str, mutation: tuple[tuple[str, str], ...]) -> str:
+    """Every occurrence replaced, inside longer numbers too (`i7 8700` and `bx80684i78700` change together)."""
+    for old, new in mutation:
+        title = title.replace(old, new)
+    return title
 
 
 def generate(rows: list[dict[str, str]], n: int, sellers: int, seed: int = 0):  # noqa: ANN201
+    """(Offers, true product per offer) of `n` offers: the real ones, then synthetic sibling products."""
     from vsearch.group.offers import Offers
 
     rng = random.Random(seed)
-    ids, titles, sell, cats = [], [], [], []
-    for k in range(n):
-        src = rows[k % len(rows)]
-        words = src["product_title"].split()
-        edit = rng.random()
-        if edit < 0.3 and len(words) > 3:
-            words.pop(rng.randrange(len(words)))
-        elif edit < 0.6 and len(words) > 3:
-            p = rng.randrange(len(words) - 1)
-            words[p], words[p + 1] = words[p + 1], words[p]
-        elif edit < 0.8:
-            words.append(rng.choice(EXTRA))
-        ids.append(f"s{k}")
-        titles.append(" ".join(words))
-        sell.append(str(rng.randrange(sellers)))
-        cats.append(src["category_label"])
-    return Offers(ids, titles, sell, cats)
+    products: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        products.setdefault(r["cluster_id"], []).append(r)
+    ids, titles, sell, cats, truth = [], [], [], [], []
+    for r in rows[:n]:
+        ids.append(f"r{r['product_id']}")
+        titles.append(r["product_title"])
+        sell.append(f"v{r['vendor_id']}")
+        cats.append(r["category_label"])
+        truth.append(r["cluster_id"])
+    parents = sorted(c for c, offers in products.items() if any(_RUN.search(o["product_title"]) for o in offers))
+    used: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    runs: dict[str, Counter[str]] = {}
+    while len(ids) < n:
+        parent = rng.choice(parents)
+        offers = products[parent]
+        if parent not in runs:
+            runs[parent] = _digit_runs([o["product_title"] for o in offers])
+        mutation = _mutation(runs[parent], rng)
+        if (parent, mutation) in used:
+            continue
+        used.add((parent, mutation))
+        product = f"{parent}-{len(used)}"
+        changed = [(o, t) for o in offers if (t := _apply(o["product_title"], mutation)) != o["product_title"]]
+        for (o, title), seller in zip(changed, rng.sample(range(sellers), len(changed))):
+            if len(ids) == n:
+                break
+            ids.append(f"s{len(ids)}")
+            titles.append(_edit(title, rng))
+            sell.append(str(seller))
+            cats.append(o["category_label"])
+            truth.append(product)
+    return Offers(ids, titles, sell, cats), truth
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--offers", type=Path, default=Path("../shared/data/pricerunner/offers.csv"))
-    ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 50_000, 100_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     ap.add_argument("--sellers", type=int, default=3000)
     ap.add_argument("--out", type=Path, default=Path("eval/group/bench.json"))
     args = ap.parse_args()
+    import resource
+
     from vsearch.core.atomic import atomic_write_text
     from vsearch.group.build import build_groups
+    from vsearch.group.metrics import pairwise
 
     with args.offers.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     results = []
     for n in args.sizes:
-        offers = generate(rows, n, args.sellers)
+        offers, truth = generate(rows, n, args.sellers)
         start = time.perf_counter()
         g = build_groups(offers)
         seconds = time.perf_counter() - start
-        results.append({"offers": n, "seconds": round(seconds, 2), "groups": int(g.labels.max()) + 1,
-                        "candidate_pairs": int(len(g.pairs.i))})
+        r = pairwise([str(v) for v in g.labels.tolist()], truth)
+        results.append({"offers": n, "products": len(set(truth)), "seconds": round(seconds, 2),
+                        "groups": int(g.labels.max()) + 1, "candidate_pairs": int(len(g.pairs.i)),
+                        "pairwise_vs_generated_products": {k: round(v, 4) if isinstance(v, float) else v
+                                                           for k, v in r.items()},
+                        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)})
         print(json.dumps(results[-1]), flush=True)
-    import os
-
-    report = {"what": "build_groups, rule-based matcher, greedy + seller constraint, k=20, 1 thread",
-              "cpu_threads": os.environ.get("OMP_NUM_THREADS"), "generation": __doc__.split("\n\n")[1],
-              "results": results}
+    report = {"command": "python " + " ".join(sys.argv),
+              "what": "build_groups, rule-based matcher, greedy + seller constraint, k=20",
+              "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpu_cores": len(os.sched_getaffinity(0)),
+              "generation": __doc__.split("\n\n")[1], "results": results}
     if len(results) > 1:
         a, b = results[0], results[-1]
         report["time_ratio"] = round(b["seconds"] / a["seconds"], 2)

@@ -52,6 +52,8 @@ def build_command(
                                                     "validation).")] = None,
     method: Annotated[str, typer.Option(help="greedy (seller-constrained merging) or propagation.")] = "greedy",
     k: Annotated[int, typer.Option(min=1, help="Candidate neighbours per offer.")] = 20,
+    budget: Annotated[int, typer.Option(min=1, help="Candidate search: postings an offer may read through its "
+                                        "rarest n-grams and codes (its cost, whatever the category's size).")] = 4000,
     skip_category: Annotated[list[str] | None, typer.Option("--skip-category", help="Category never grouped "
                                                             "(repeat).")] = None,
     never_merge: Annotated[Path | None, typer.Option("--never-merge", help="CSV of offer id pairs (first two "
@@ -76,7 +78,7 @@ def build_command(
         if train_groups is not None:
             train = train_labels(read_labels(train_groups, train_id_column or id_column, train_column,
                                              "--train-groups file"), train_split)
-        config = GroupConfig(k=k, threshold=threshold, method=method,
+        config = GroupConfig(k=k, budget=budget, threshold=threshold, method=method,
                              skip_categories=frozenset(skip_category or []), text_model=text_model,
                              dense_k=dense_k if text_model else 0)
         with progress_bar(not as_json) as progress:

@@ -37,7 +37,7 @@ def assign_offers(g: Grouping, new: Offers, progress: Progress = no_progress) ->
     dense = None
     if g.dense is not None and g.config.text_model:
         dense = np.concatenate([g.dense, title_vectors(new.titles, g.config.text_model, progress)])
-    enc = Encoded.of(offers, [parse_title(t) for t in offers.titles], g.vectoriser, dense)
+    enc = Encoded.of(offers, [parse_title(t) for t in offers.titles], g.vectoriser, dense, g.config.threads())
     queries = np.arange(n_old, n)
     blocks = category_blocks(offers.categories, g.config.skip_categories)
     i, j, s = query_knn(enc.x, queries, blocks, g.config.k)

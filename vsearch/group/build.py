@@ -9,14 +9,16 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.log import Progress, no_progress, timed
-from vsearch.group.candidates import TitleVectoriser, block_knn, category_blocks
+from vsearch.group.candidates import TitleVectoriser, block_knn, category_blocks, sparse_knn
 from vsearch.group.cluster import greedy_merge, label_propagation
 from vsearch.group.errors import GroupError
 from vsearch.group.features import pair_features, row_cosine
 from vsearch.group.matcher import Matcher
 from vsearch.group.offers import Offers
 from vsearch.group.quality import group_quality
+from vsearch.group.titlesets import TitleSets
 from vsearch.group.tokens import TitleParts, parse_title
+from vsearch.group.workers import default_workers
 
 _logger = logging.getLogger(__name__)
 
@@ -40,6 +42,16 @@ class GroupConfig:
     """A sentence model (`minilm`) whose title cosine becomes a matcher feature; None: character n-grams only."""
     dense_k: int = 0
     """With `text_model`: also take each offer's `dense_k` nearest offers by that cosine as candidates."""
+    budget: int = 4000
+    """Postings an offer may read in the candidate search through its rarest n-grams and codes
+    (`candidates.sparse_knn`); its cost per offer, whatever the category's size."""
+    exact_max: int = 0
+    """Categories of at most this many offers are searched exactly, all pairs (quadratic; 0: none)."""
+    workers: int = 0
+    """Threads for the batch work (0: `OMP_NUM_THREADS`, else the CPUs this process may use)."""
+
+    def threads(self) -> int:
+        return self.workers if self.workers > 0 else default_workers()
 
     def merge_threshold(self, matcher: Matcher) -> float:
         return self.threshold if self.threshold is not None else DEFAULT_THRESHOLD[matcher.kind]
@@ -75,7 +87,8 @@ class Grouping:
         return [f"G{int(g) + 1:06d}" for g in self.labels]
 
     def encoded(self) -> Encoded:
-        return Encoded.of(self.offers, [parse_title(t) for t in self.offers.titles], self.vectoriser, self.dense)
+        return Encoded.of(self.offers, [parse_title(t) for t in self.offers.titles], self.vectoriser, self.dense,
+                          self.config.threads())
 
     def score_of(self, label: int) -> float:
         return self.quality[int(label)]["score"]
@@ -103,58 +116,66 @@ def _check(offers: Offers, config: GroupConfig) -> None:
         raise GroupError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.k < 1:
         raise GroupError("k must be at least 1")
+    if config.budget < 1:
+        raise GroupError("budget must be at least 1")
 
 
 @dataclass
 class Encoded:
-    """Offers with their parsed titles, TF-IDF rows (char block, combined) and sentence-model title vectors."""
+    """Offers with their parsed titles, TF-IDF rows (char block, combined), their sets as arrays (pair features)
+    and sentence-model title vectors."""
 
     offers: Offers
     parts: list[TitleParts]
     xc: Any
     x: Any
+    sets: TitleSets
     dense: np.ndarray | None = None
+    workers: int = 1
 
     @classmethod
     def of(cls, offers: Offers, parts: list[TitleParts], vec: TitleVectoriser,
-           dense: np.ndarray | None = None) -> Encoded:
+           dense: np.ndarray | None = None, workers: int = 1) -> Encoded:
         xc, x = vec.transform(offers.titles, parts)
-        return cls(offers, parts, xc, x, dense)
+        return cls(offers, parts, xc, x, TitleSets.of(parts, offers.titles), dense, workers)
 
     def subset(self, positions: list[int]) -> Encoded:
-        return Encoded(self.offers.subset(positions), [self.parts[k] for k in positions], self.xc[positions],
-                       self.x[positions], None if self.dense is None else self.dense[positions])
+        parts = [self.parts[k] for k in positions]
+        offers = self.offers.subset(positions)
+        return Encoded(offers, parts, self.xc[positions], self.x[positions], TitleSets.of(parts, offers.titles),
+                       None if self.dense is None else self.dense[positions], self.workers)
 
 
 def score_pairs(enc: Encoded, matcher: Matcher | None, i: np.ndarray, j: np.ndarray,
                 sim: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(features, match scores) of offer pairs (i[p], j[p]); `sim` computed when not given."""
     if sim is None:
-        sim = row_cosine(enc.x, i, j)
-    f = pair_features(i, j, sim, row_cosine(enc.xc, i, j), enc.parts, enc.offers.titles, enc.dense)
+        sim = row_cosine(enc.x, i, j, workers=enc.workers)
+    f = pair_features(i, j, sim, row_cosine(enc.xc, i, j, workers=enc.workers), enc.sets, enc.dense, enc.workers)
     return f, (matcher or Matcher()).scores(f)
 
 
 def candidate_pairs(enc: Encoded, config: GroupConfig,
                     progress: Progress = no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Exact sparse kNN pairs within each category (and the `dense_k` nearest by title vector, when the offers have
+    """Sparse kNN pairs within each category (and the `dense_k` nearest by title vector, when the offers have
     them), minus pairs of one seller (never groupable)."""
     offers = enc.offers
     blocks = category_blocks(offers.categories, config.skip_categories)
-    i, j, s = block_knn(enc.x, config.k, blocks, progress)
+    i, j, s = sparse_knn(enc.x, config.k, blocks, config.budget, config.exact_max, progress, enc.workers)
     if enc.dense is not None and config.dense_k > 0:
         a, b, _ = block_knn(enc.dense, config.dense_k, blocks)
         n = len(offers) + 1
         new = ~np.isin(a * n + b, i * n + j)
         a, b = a[new], b[new]
-        i, j, s = np.concatenate([i, a]), np.concatenate([j, b]), np.concatenate([s, row_cosine(enc.x, a, b)])
+        i, j = np.concatenate([i, a]), np.concatenate([j, b])
+        s = np.concatenate([s, row_cosine(enc.x, a, b, workers=enc.workers)])
     sellers = np.asarray(offers.sellers, dtype=object)
     keep = (sellers[i] != sellers[j]) | (sellers[i] == "")
     return i[keep], j[keep], s[keep]
 
 
 def train_matcher(enc: Encoded, config: GroupConfig, train: dict[str, str],
-                  progress: Progress = no_progress) -> Matcher:
+                  progress: Progress = no_progress, seed: int = 0) -> Matcher:
     """Fit the matcher on candidate pairs between offers that carry a training label."""
     pos = [k for k, oid in enumerate(enc.offers.ids) if oid in train]
     if len(pos) < 2:
@@ -164,7 +185,7 @@ def train_matcher(enc: Encoded, config: GroupConfig, train: dict[str, str],
     f, _ = score_pairs(sub, None, i, j, s)
     labels = np.asarray([train[oid] for oid in sub.offers.ids], dtype=object)
     same = (labels[i] == labels[j]).astype(np.int8)
-    matcher = Matcher.fit(f, same)
+    matcher = Matcher.fit(f, same, seed)
     matcher.meta.update({"train_offers": len(pos)})
     return matcher
 
@@ -218,9 +239,9 @@ def build_groups(offers: Offers, config: GroupConfig = GroupConfig(), train: dic
     _check(offers, config)
     with timed("parse titles"):
         parts = [parse_title(t) for t in offers.titles]
-        vec = TitleVectoriser.fit(offers.titles, parts, config.code_weight)
+        vec, xc, x = TitleVectoriser.fit_transform(offers.titles, parts, config.code_weight)
         dense = title_vectors(offers.titles, config.text_model, progress) if config.text_model else None
-        enc = Encoded.of(offers, parts, vec, dense)
+        enc = Encoded(offers, parts, xc, x, TitleSets.of(parts, offers.titles), dense, config.threads())
     matcher = train_matcher(enc, config, train, progress) if train else Matcher()
     with timed("candidate pairs"):
         i, j, s = candidate_pairs(enc, config, progress)

@@ -1,9 +1,11 @@
-"""Candidate pairs: exact sparse kNN over character n-gram TF-IDF of titles, within each category.
+"""Candidate pairs: sparse kNN over character n-gram TF-IDF of titles, within each category.
 
-Exact sparse products, not FAISS over a reduced vector: on PriceRunner, k=20 exact sparse kNN holds ~0.92 of
+Sparse products, not FAISS over a reduced vector: on PriceRunner, k=20 exact sparse kNN holds ~0.92 of
 the true pairs where 128-d SVD + FAISS held 0.54 (the n-grams of a model code are what match, and an SVD
 blurs them). Model codes and quantities get a block of their own, weighted `code_weight`, so
-`kgn34xl35g` counts for more than `fridge`.
+`kgn34xl35g` counts for more than `fridge`. Neighbours are found through an inverted index over each offer's
+rarest features (`inverted.py`), whose cost per offer does not grow with the category; exact all-pairs search
+(`block_knn`, quadratic in the category) remains for small categories on request and as the reference.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.log import Progress, no_progress
+from vsearch.group.features import row_cosine
+from vsearch.group.inverted import inverted_knn
 from vsearch.group.tokens import TitleParts, normalise
 
 
@@ -37,25 +41,40 @@ class TitleVectoriser:
     @classmethod
     def fit(cls, titles: list[str], parts: list[TitleParts], code_weight: float = 0.7,
             ngram_range: tuple[int, int] = (2, 5)) -> TitleVectoriser:
+        return cls.fit_transform(titles, parts, code_weight, ngram_range)[0]
+
+    @classmethod
+    def fit_transform(cls, titles: list[str], parts: list[TitleParts], code_weight: float = 0.7,
+                      ngram_range: tuple[int, int] = (2, 5)) -> tuple[TitleVectoriser, Any, Any]:
+        """The fitted vectoriser and `transform` of the same titles, reading each title once (the character
+        n-grams of a million titles take a minute per pass)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, min_df=1,
                                dtype=np.float32)
-        char.fit([normalise(t) for t in titles])
+        xc = char.fit_transform([normalise(t) for t in titles]).tocsr()
         code = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
         tokens = [code_tokens(p) for p in parts]
-        code.fit(tokens if any(tokens) else [["_"]])
-        return cls(char, code, code_weight)
+        if any(tokens):
+            xk = code.fit_transform(tokens).tocsr()
+        else:
+            xk = code.fit([["_"]]).transform(tokens).tocsr()
+        vec = cls(char, code, code_weight)
+        return vec, *vec._combine(xc, xk)
 
     def transform(self, titles: list[str], parts: list[TitleParts]) -> tuple[Any, Any]:
         """(char block, combined L2-normalised [char | w * code] matrix), CSR rows per title."""
+        xc = self.char.transform([normalise(t) for t in titles]).tocsr()
+        xk = self.code.transform([code_tokens(p) for p in parts]).tocsr()
+        return self._combine(xc, xk)
+
+    def _combine(self, xc: Any, xk: Any) -> tuple[Any, Any]:
         import scipy.sparse as sp
         from sklearn.preprocessing import normalize
 
-        xc = self.char.transform([normalise(t) for t in titles]).tocsr()
-        xk = self.code.transform([code_tokens(p) for p in parts]).tocsr()
-        both = normalize(sp.hstack([xc, xk * self.code_weight]).tocsr())
-        return xc, both
+        xc.sort_indices()  # fit_transform leaves rows unsorted; canonical rows take scipy's fast merge
+        xk.sort_indices()
+        return xc, normalize(sp.hstack([xc, xk * self.code_weight]).tocsr())
 
 
 def block_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no_progress,
@@ -102,6 +121,25 @@ def block_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no_
     key = i.astype(np.int64) * (int(x.shape[0]) + 1) + j
     _, first = np.unique(key, return_index=True)
     return i[first], j[first], s[first]
+
+
+def sparse_knn(x: Any, k: int, blocks: list[np.ndarray], budget: int = 4000, exact_max: int = 0,
+               progress: Progress = no_progress, workers: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-`k` cosine neighbours of every row within its block, through the inverted index over each row's rarest
+    features (`inverted_knn`: `budget` postings, pool 4k rescored exactly); blocks of at most `exact_max` rows are
+    searched exactly (`block_knn`: quadratic in the block).
+
+    Returns:
+        (i, j, sim) arrays with i < j, each unordered pair once, sim the exact cosine.
+    """
+    small = [b for b in blocks if len(b) <= exact_max]
+    large = [b for b in blocks if len(b) > exact_max]
+    total = sum(len(b) for b in blocks)
+    done = sum(len(b) for b in small)
+    a = block_knn(x, k, small, lambda stage, d, t: progress(stage, d, total))
+    b = inverted_knn(x, k, large, row_cosine, budget, 4 * k, lambda stage, d, t: progress(stage, done + d, total),
+                     workers)
+    return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]), np.concatenate([a[2], b[2]])
 
 
 def category_blocks(categories: list[str], skip: set[str] | frozenset[str] = frozenset()) -> list[np.ndarray]:
