@@ -1,7 +1,7 @@
 """`vsearch index build --engine ray` on a local 2-CPU Ray cluster against the single-process build.
 
-1,000 real products-224 photos (every 8th row) with the default Lite0 model, built both ways: the full
-8,146 twice would take ~6 min on 2 cores, over the CI budget for one test file.
+All 8,146 real products-224 photos with the default Lite0 model: the single-process build is the session's
+`full_index` (built once for the whole suite), the Ray build is made here from the same catalogue folder.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from tests.conftest import write_subset
 from vsearch.cli import app
 
-N_PRODUCTS = 1000
+N_PRODUCTS = 8146
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +30,14 @@ def ray_cluster():
 
 
 @pytest.fixture(scope="module")
-def catalog(products_224: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_subset(products_224, tmp_path_factory.mktemp("ray-cat"), N_PRODUCTS, every=8).parent
+def catalog(products_224: Path) -> Path:
+    return products_224
 
 
 @pytest.fixture(scope="module")
-def built(catalog: Path, ray_cluster, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    from vsearch.catalog.reader import load_catalog
-    from vsearch.index.build import build_catalog_index
-    from vsearch.models import create_embedder
-
-    local = tmp_path_factory.mktemp("local-index")
-    build_catalog_index(load_catalog(catalog), local, create_embedder(device="cpu"), None, workers=1)
+def built(catalog: Path, ray_cluster, full_index: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    local = full_index
     remote = tmp_path_factory.mktemp("ray-index")
     result = CliRunner().invoke(app, ["index", "build", str(catalog), "--index", str(remote), "--no-titles",
                                       "--device", "cpu", "--engine", "ray", "--address", "auto", "--json"])
@@ -72,17 +68,22 @@ def test_ray_vectors_match_single_process(built: tuple[Path, Path, dict]) -> Non
     assert min(cosines) >= 0.999, min(cosines)
 
 
-def test_ray_index_gives_same_top10(built: tuple[Path, Path, dict], products_224: Path) -> None:
+def test_ray_index_gives_same_top10(built: tuple[Path, Path, dict], products_small: Path) -> None:
+    """The same top-10 for photos from outside the index; where the lists differ, only by tied scores (as
+    FAISS's `check_ref_knn_with_draws` allows)."""
     from vsearch.index.search import Searcher
 
     local, remote, _ = built
-    with (products_224 / "labels.csv").open(newline="") as fh:
+    with (products_small / "labels.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    queries = [products_224 / row["image"] for row in rows[3::8][:40]]  # photos not in the indexed subset
+    queries = [products_small / row["image"] for row in rows[::10][:60]]
     with Searcher(local, device="cpu") as s1, Searcher(remote, device="cpu") as s2:
-        q = s1.embed_photos(queries)
-        for vec in q:
-            assert [h.id for h in s1.search_vector(vec)] == [h.id for h in s2.search_vector(vec)]
+        for vec in s1.embed_photos(queries):
+            a, b = s1.search_vector(vec), s2.search_vector(vec)
+            assert len(a) == len(b) == 10
+            if [h.id for h in a] != [h.id for h in b]:
+                assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-3)
+                assert {h.id for h in a if h.score > a[-1].score + 1e-3} <= {h.id for h in b}
 
 
 def test_ray_build_resumes(built: tuple[Path, Path, dict], catalog: Path) -> None:
