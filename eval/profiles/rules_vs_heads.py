@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from vsearch.core.atomic import atomic_write_text
+from vsearch.index.products import load_products
 from vsearch.profiles.heads import NA, load_model
-from vsearch.profiles.products import load_products
 from vsearch.profiles.train import balanced_accuracy
 from vsearch.tags.rules import RULES_VERSION, apply_rules
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from vsearch.core.atomic import atomic_write_text
 from vsearch.index.aligner import load_aligner, unit_rows
+from vsearch.index.products import load_products
 from vsearch.models import create_text_embedder
-from vsearch.profiles.products import load_products
 from vsearch.profiles.train import style_targets
 from vsearch.profiles.vocab import STYLE_VOCAB, STYLE_VOCAB_VERSION
 from vsearch.tags.align import prompt_texts

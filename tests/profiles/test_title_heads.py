@@ -41,8 +41,8 @@ def test_titles_lift_pattern_on_the_test_split(pattern_heads: dict[str, Path]) -
 
 def test_products_read_their_title_and_bare_photos_the_image_head(pattern_heads: dict[str, Path],
                                                                    full_index: Path) -> None:
+    from vsearch.index.products import load_products
     from vsearch.profiles.heads import IMAGE_TITLE, load_model
-    from vsearch.profiles.products import load_products
 
     model = load_model(pattern_heads["heads"])
     assert [h.inputs for h in model.heads] == ["image", IMAGE_TITLE] and model.text["text_dim"] == 384

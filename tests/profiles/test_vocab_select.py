@@ -77,7 +77,7 @@ def test_recall_and_balanced_accuracy_by_hand() -> None:
 
 @pytest.fixture(scope="module")
 def full_vectors(lite0_subset_index: Path) -> tuple[np.ndarray, list[str]]:
-    from vsearch.profiles.products import load_products
+    from vsearch.index.products import load_products
 
     products = load_products(lite0_subset_index)
     return products.x, products.column("articleType")

@@ -65,8 +65,8 @@ def heads_command(
 ) -> None:
     """Train attribute heads (with n/a where an article type lacks the attribute) and style-tag heads."""
     with user_errors(as_json):
+        from vsearch.index.products import load_products
         from vsearch.profiles.heads import save_model
-        from vsearch.profiles.products import load_products
         from vsearch.profiles.train import train_model
 
         products = load_products(resolve_index(index), labels)
@@ -114,8 +114,8 @@ def build_command(
     """Pick up to K diverse photos per group and store each group's tag and embedding profile (atomically)."""
     with user_errors(as_json):
         from vsearch.core.errors import BadQueryError
+        from vsearch.index.products import load_products
         from vsearch.profiles.heads import load_model
-        from vsearch.profiles.products import load_products
         from vsearch.profiles.profile import MATCHES, MODES, Scoring, build_profiles, save_profiles
         from vsearch.profiles.train import train_model
 
@@ -183,7 +183,7 @@ def recommend_command(
     if bool(liked) == bool(photo):
         raise fail("give --liked ID... or --photo P..., not both", as_json=as_json)
     with user_errors(as_json):
-        from vsearch.profiles.products import load_products
+        from vsearch.index.products import load_products
         from vsearch.profiles.profile import Scoring, load_profiles
         from vsearch.profiles.recommend import liked_vectors, photo_vectors, recommend
 
@@ -224,9 +224,9 @@ def eval_profiles_command(
 ) -> None:
     """Group R@1/R@10 of tag, embedding and combined profiles vs random; writes profiles.json/.md/.png."""
     with user_errors(as_json):
+        from vsearch.index.products import load_products
         from vsearch.profiles.evaluate import evaluate_profiles
         from vsearch.profiles.heads import load_model
-        from vsearch.profiles.products import load_products
         from vsearch.profiles.report import write_report
         from vsearch.profiles.train import train_model
 

@@ -1,4 +1,5 @@
-"""Products of an index as arrays: one unit image vector per product, its title vector, split and labels.
+"""Products of an index as arrays (for profiles and grouping): one unit image vector per product, its title vector,
+split and labels.
 
 The labels are the metadata stored in the index (the catalogue's columns) overlaid with a labels file joined by
 `id` (e.g. product-attributes.csv: the shop's attribute columns, brandName, description).

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.log import Progress, no_progress
+from vsearch.index.products import Products
 from vsearch.profiles.heads import TagModel
-from vsearch.profiles.products import Products
 from vsearch.profiles.profile import (
     Matrices,
     Scoring,

@@ -17,8 +17,8 @@ import numpy as np
 from vsearch.core.atomic import atomic_path
 from vsearch.core.errors import BadQueryError, IndexMismatchError, IndexMissingError
 from vsearch.core.log import Progress, no_progress
+from vsearch.index.products import Products
 from vsearch.profiles.heads import TagModel, model_from_arrays
-from vsearch.profiles.products import Products
 from vsearch.profiles.select import representatives
 
 PROFILES_VERSION = 1

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.errors import BadQueryError, UnknownProductError
-from vsearch.profiles.products import Products
+from vsearch.index.products import Products
 from vsearch.profiles.profile import Matrices, Profiles, Scoring, explain, product_tags, scores, top_tags
 
 

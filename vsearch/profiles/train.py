@@ -14,8 +14,8 @@ import numpy as np
 
 from vsearch.core.errors import BadQueryError
 from vsearch.core.log import Progress, no_progress
+from vsearch.index.products import Products
 from vsearch.profiles.heads import IMAGE, IMAGE_TITLE, NA, LinearHead, TagModel
-from vsearch.profiles.products import Products
 from vsearch.profiles.vocab import STYLE_VOCAB_VERSION, mine_styles
 
 _logger = logging.getLogger(__name__)
