@@ -9,15 +9,16 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.log import Progress, no_progress, timed
-from vsearch.group.candidates import TitleVectoriser, block_knn, category_blocks, sparse_knn
+from vsearch.group.candidates import NGRAM_RANGE, TitleVectoriser, block_knn, category_blocks, sparse_knn
 from vsearch.group.cluster import greedy_merge, label_propagation
 from vsearch.group.errors import GroupError
 from vsearch.group.features import pair_features, row_cosine
 from vsearch.group.matcher import Matcher
+from vsearch.group.ngrams import NgramCounts
 from vsearch.group.offers import Offers
 from vsearch.group.quality import group_quality
 from vsearch.group.titlesets import TitleSets
-from vsearch.group.tokens import TitleParts, parse_title
+from vsearch.group.tokens import TitleParts, normalise, parse_title
 from vsearch.group.workers import default_workers
 
 _logger = logging.getLogger(__name__)
@@ -237,11 +238,12 @@ def build_groups(offers: Offers, config: GroupConfig = GroupConfig(), train: dic
         GroupError: fewer than 2 offers, repeated ids, a bad setting, unusable training labels.
     """
     _check(offers, config)
-    with timed("parse titles"):
-        parts = [parse_title(t) for t in offers.titles]
-        vec, xc, x = TitleVectoriser.fit_transform(offers.titles, parts, config.code_weight)
-        dense = title_vectors(offers.titles, config.text_model, progress) if config.text_model else None
-        enc = Encoded(offers, parts, xc, x, TitleSets.of(parts, offers.titles), dense, config.threads())
+    with timed("parse titles"), NgramCounts([normalise(t) for t in offers.titles], NGRAM_RANGE, config.threads()) as n:
+        parts = [parse_title(t) for t in offers.titles]  # while worker processes count the n-grams
+        sets = TitleSets.of(parts, offers.titles)
+        vec, xc, x = TitleVectoriser.from_counts(n.result(), parts, config.code_weight)
+    dense = title_vectors(offers.titles, config.text_model, progress) if config.text_model else None
+    enc = Encoded(offers, parts, xc, x, sets, dense, config.threads())
     matcher = train_matcher(enc, config, train, progress) if train else Matcher()
     with timed("candidate pairs"):
         i, j, s = candidate_pairs(enc, config, progress)

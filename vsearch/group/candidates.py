@@ -18,12 +18,17 @@ import numpy as np
 from vsearch.core.log import Progress, no_progress
 from vsearch.group.features import row_cosine
 from vsearch.group.inverted import inverted_knn
+from vsearch.group.ngrams import NgramCounts
 from vsearch.group.tokens import TitleParts, normalise
 
 
 def code_tokens(parts: TitleParts) -> list[str]:
     """Model codes and unit quantities as tokens: the words that tell near-identical titles apart."""
     return sorted(parts.codes) + [f"{v}{u}" for u, vs in sorted(parts.quantities.items()) for v in sorted(vs)]
+
+
+NGRAM_RANGE = (2, 5)
+"""Character n-gram lengths of the title block."""
 
 
 def _identity(tokens: list[str]) -> list[str]:
@@ -40,19 +45,29 @@ class TitleVectoriser:
 
     @classmethod
     def fit(cls, titles: list[str], parts: list[TitleParts], code_weight: float = 0.7,
-            ngram_range: tuple[int, int] = (2, 5)) -> TitleVectoriser:
+            ngram_range: tuple[int, int] = NGRAM_RANGE) -> TitleVectoriser:
         return cls.fit_transform(titles, parts, code_weight, ngram_range)[0]
 
     @classmethod
     def fit_transform(cls, titles: list[str], parts: list[TitleParts], code_weight: float = 0.7,
-                      ngram_range: tuple[int, int] = (2, 5)) -> tuple[TitleVectoriser, Any, Any]:
-        """The fitted vectoriser and `transform` of the same titles, reading each title once (the character
-        n-grams of a million titles take a minute per pass)."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
+                      ngram_range: tuple[int, int] = NGRAM_RANGE, workers: int = 1) -> tuple[TitleVectoriser, Any, Any]:
+        """The fitted vectoriser and `transform` of the same titles, reading each title once."""
+        with NgramCounts([normalise(t) for t in titles], ngram_range, workers) as counts:
+            return cls.from_counts(counts.result(), parts, code_weight, ngram_range)
 
+    @classmethod
+    def from_counts(cls, counts: tuple[Any, np.ndarray], parts: list[TitleParts], code_weight: float = 0.7,
+                    ngram_range: tuple[int, int] = NGRAM_RANGE) -> tuple[TitleVectoriser, Any, Any]:
+        """`fit_transform` from the titles' character n-gram counts (`ngrams.NgramCounts`): the same floats as a
+        `TfidfVectorizer` fitted on the titles."""
+        from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
+
+        matrix, names = counts
+        idf = TfidfTransformer(sublinear_tf=True).fit(matrix)
+        xc = idf.transform(matrix).tocsr()
         char = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, min_df=1,
-                               dtype=np.float32)
-        xc = char.fit_transform([normalise(t) for t in titles]).tocsr()
+                               dtype=np.float32, vocabulary={w: k for k, w in enumerate(names.tolist())})
+        char.idf_ = idf.idf_  # public setter: `transform` of new titles then matches a fit on these titles
         code = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
         tokens = [code_tokens(p) for p in parts]
         if any(tokens):
@@ -72,7 +87,7 @@ class TitleVectoriser:
         import scipy.sparse as sp
         from sklearn.preprocessing import normalize
 
-        xc.sort_indices()  # fit_transform leaves rows unsorted; canonical rows take scipy's fast merge
+        xc.sort_indices()  # a fitted vocabulary's n-grams are not in row order; canonical rows merge fast
         xk.sort_indices()
         return xc, normalize(sp.hstack([xc, xk * self.code_weight]).tocsr())
 

@@ -22,6 +22,9 @@ VARIANTS = frozenset({"plus", "pro", "max", "mini", "lite", "ultra", "edge", "no
                       "compact", "premium", "dual", "go", "active", "play", "power", "slim", "classic", "duo",
                       "xs", "xr", "s", "c", "e", "g", "z", "a"})
 _SPLIT = re.compile(r"[\s,;:()\[\]{}|*]+")
+_PLUS = re.compile(r"\+")
+_LANG_SUFFIX = re.compile(r"/[a-z]{1,2}$")
+_NOT_CODE_CHAR = re.compile(r"[^a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -39,17 +42,18 @@ class TitleParts:
 def normalise(title: str) -> str:
     """Lower case, `+` spelled as ` plus`, unicode quotes folded to `"`."""
     t = title.lower().replace("\u201d", '"').replace("\u2033", '"').replace("''", '"')
-    return re.sub(r"\+", " plus ", t)
+    return _PLUS.sub(" plus ", t)
 
 
 def _code_form(token: str) -> str:
     """`mnqq2b/a` -> `mnqq2b`, `kdl-40we665` -> `kdl40we665`, `rza36g.1` -> `rza36g1`."""
-    token = token.split("/")[0] if re.search(r"/[a-z]{1,2}$", token) else token
-    return re.sub(r"[^a-z0-9]", "", token)
+    token = token.split("/")[0] if _LANG_SUFFIX.search(token) else token
+    return _NOT_CODE_CHAR.sub("", token)
 
 
-def _is_code(token: str) -> bool:
-    return len(token) >= 4 and any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
+def _is_code(form: str) -> bool:
+    """A code form (only `a-z0-9`) of 4+ characters with both letters and digits."""
+    return len(form) >= 4 and not form.isdigit() and not form.isalpha()
 
 
 def parse_title(title: str) -> TitleParts:
@@ -63,18 +67,21 @@ def parse_title(title: str) -> TitleParts:
     raw = [t.strip('".\'-/') for t in _SPLIT.split(text)]
     raw = [t for t in raw if t]
     words = frozenset(raw)
-    codes = {_code_form(t) for t in raw if _is_code(_code_form(t))}
+    form = {t: _code_form(t) for t in words}  # parse_title runs once per offer: a million at scale
+    with_digit = {t for t in words if any(c.isdigit() for c in t)}
+    codes = {form[t] for t in with_digit if _is_code(form[t])}
     for a, b in zip(raw, raw[1:]):  # "kdl 40we665" and "kdl-40we665" are one code
+        if not (b[:1].isdigit() and 2 <= len(a) <= 4 and a.isalpha()):
+            continue
         joined = _code_form(a + b)
         mixed = any(c.isalpha() for c in b) or (a not in VARIANTS and len(b) >= 3)
-        if a.isalpha() and 2 <= len(a) <= 4 and b[:1].isdigit() and mixed and _is_code(joined) \
-                and not _QUANTITY.fullmatch(b):
+        if mixed and _is_code(joined) and not _QUANTITY.fullmatch(b):
             codes.add(joined)
     quantity_tokens = {f"{v}{u}" for u, vs in quantities.items() for v in vs}
     codes = {c for c in codes if c not in quantity_tokens and not _QUANTITY.fullmatch(c)}
-    numbers = frozenset(t for t in raw if t.isdigit())
-    variants = frozenset(t for t in raw if t in VARIANTS)
-    digit_tokens = frozenset(_code_form(t) for t in raw if any(c.isdigit() for c in t))
+    numbers = frozenset(t for t in words if t.isdigit())
+    variants = words & VARIANTS
+    digit_tokens = frozenset(form[t] for t in with_digit)
     return TitleParts(words, frozenset(codes), {u: frozenset(v) for u, v in quantities.items()}, numbers, variants,
                       digit_tokens)
 
