@@ -38,6 +38,18 @@ def _key(i: np.ndarray, j: np.ndarray, n: int) -> np.ndarray:
     return i.astype(np.int64) * n + j
 
 
+def _connected_share(i: np.ndarray, j: np.ndarray, labels: np.ndarray, val: np.ndarray, n_true: int) -> float:
+    """Share of val true pairs joined by a path of true candidate edges (the recall any clustering can reach)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    true = (labels[i] == labels[j]) & np.isin(i, val)
+    graph = sp.csr_matrix((np.ones(int(true.sum())), (i[true], j[true])), shape=(len(labels), len(labels)))
+    _, comp = connected_components(graph, directed=False)
+    _, counts = np.unique(comp[val], return_counts=True)
+    return round(float((counts * (counts - 1) // 2).sum()) / max(n_true, 1), 4)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--offers", type=Path, default=Path("../shared/data/pricerunner/offers.csv"))
@@ -68,7 +80,8 @@ def main() -> None:
         inside = np.isin(i, val) & np.isin(j, val) & (labels[i] == labels[j])
         row = {"search": name, "candidates": int(len(i)), "candidate_seconds_1_thread": round(seconds, 2),
                "exact_pairs_found": round(float(np.isin(exact_keys, keys).mean()), 4),
-               "val_true_pairs_in_candidates": round(int(inside.sum()) / max(int(n_true), 1), 4), "seeds": []}
+               "val_true_pairs_in_candidates": round(int(inside.sum()) / max(int(n_true), 1), 4),
+               "val_true_pairs_connected": _connected_share(i, j, labels, val, int(n_true)), "seeds": []}
         for seed in range(args.seeds):
             matcher = train_matcher(enc, cfg, train, seed=seed)
             _, score = score_pairs(enc, matcher, i, j, s)

@@ -68,7 +68,7 @@ def assign_offers(g: Grouping, new: Offers, progress: Progress = no_progress) ->
         if sc < threshold:
             break
         rx, ry = groups.find(x), groups.find(y)
-        if rx == ry or groups.sellers[rx] & groups.sellers[ry]:
+        if rx == ry or not groups.sellers[rx].isdisjoint(groups.sellers[ry]):
             continue
         if has_old[rx] and has_old[ry]:
             continue  # two existing groups: assignment never regroups the catalogue

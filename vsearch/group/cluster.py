@@ -79,7 +79,7 @@ def greedy_merge(n: int, i: np.ndarray, j: np.ndarray, score: np.ndarray, seller
             pair_score[(a, b) if a < b else (b, a)] = s
     for a, b in zip(ii.tolist(), jj.tolist()):
         ra, rb = groups.find(a), groups.find(b)
-        if ra == rb or groups.sellers[ra] & groups.sellers[rb]:
+        if ra == rb or not groups.sellers[ra].isdisjoint(groups.sellers[rb]):  # stops at the first shared seller
             continue
         if forbid and _blocked(forbid, groups, ra, rb):
             continue
