@@ -11,10 +11,11 @@ parent whose title the change touched (an offer that does not name the changed d
 from its parent), each title with a random edit (drop one word, swap two adjacent words, append a seller word such
 as "uk" or "boxed", or none), and sellers drawn without repetition within the product from `--sellers` synthetic
 sellers. A (parent, change) never repeats, so products stay distinct: the number of products grows with N (about
-N / 2.6), and every offer's true product is known (pairwise P/R against it is reported as a sanity figure).
-Writes one JSON with the seconds of each size. Not a test: run it by hand.
+N / 2.5), and every offer's true product is known (pairwise P/R against it is reported as a sanity figure).
+Writes one JSON with the seconds of each size (after an untimed 5,000-offer warm-up build). Not a test: run it by
+hand.
 
-    python scripts/bench_group.py --sizes 100000 300000 1000000 --out eval/group/bench.json
+    python scripts/bench_group.py --sizes 100000 300000 1000000 --exact-at 100000 --out eval/group/bench.json
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import random
 import re
@@ -29,6 +31,8 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 EXTRA = ["uk", "new", "sim free", "boxed", "retail", "official"]
 _RUN = re.compile(r"(?<!\d)\d+(?!\d)")
@@ -119,38 +123,82 @@ def generate(rows: list[dict[str, str]], n: int, sellers: int, seed: int = 0):  
     return Offers(ids, titles, sell, cats), truth
 
 
+class _Stages(logging.Handler):
+    """Seconds of each `timed` step of `build_groups` (its "<step> done in <s>" log lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seconds: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "%s done in %.2fs" and isinstance(record.args, tuple):
+            self.seconds[str(record.args[0])] = round(float(record.args[1]), 2)
+
+
+def _run(offers, truth: list[str], config) -> tuple[dict, object]:  # noqa: ANN001
+    import resource
+
+    from vsearch.group.build import build_groups
+    from vsearch.group.metrics import pairwise
+
+    stages = _Stages()
+    log = logging.getLogger("vsearch.core.log")
+    log.addHandler(stages)
+    log.setLevel(logging.INFO)
+    start = time.perf_counter()
+    g = build_groups(offers, config)
+    seconds = time.perf_counter() - start
+    log.removeHandler(stages)
+    r = pairwise([str(v) for v in g.labels.tolist()], truth)
+    stages.seconds["group quality and the rest"] = round(seconds - sum(stages.seconds.values()), 2)
+    return {"offers": len(offers), "products": len(set(truth)), "seconds": round(seconds, 2),
+            "stages": stages.seconds, "groups": int(g.labels.max()) + 1, "candidate_pairs": int(len(g.pairs.i)),
+            "largest_group": int(np.bincount(g.labels).max()),
+            "pairwise_vs_generated_products": {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()},
+            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}, g
+
+
+def _same_product_pairs(g, truth: np.ndarray) -> int:  # noqa: ANN001
+    return int((truth[g.pairs.i] == truth[g.pairs.j]).sum())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--offers", type=Path, default=Path("../shared/data/pricerunner/offers.csv"))
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     ap.add_argument("--sellers", type=int, default=3000)
+    ap.add_argument("--exact-at", type=int, default=None, help="At this size also group with exact kNN candidates "
+                    "(the search before the inverted index) and compare.")
     ap.add_argument("--out", type=Path, default=Path("eval/group/bench.json"))
     args = ap.parse_args()
-    import resource
-
     from vsearch.core.atomic import atomic_write_text
-    from vsearch.group.build import build_groups
-    from vsearch.group.metrics import pairwise
+    from vsearch.group.build import GroupConfig
 
     with args.offers.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    results = []
+    report: dict = {"command": "python " + " ".join(sys.argv),
+                    "what": "build_groups, rule-based matcher, greedy + seller constraint, k=20, budget 4000",
+                    "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+                    "cpu_cores": len(os.sched_getaffinity(0)), "load_average_at_start": os.getloadavg()[0],
+                    "generation": __doc__.split("\n\n")[1], "results": []}
+    warm, warm_truth = generate(rows, 5000, args.sellers)
+    _run(warm, warm_truth, GroupConfig())  # imports and first-call costs stay out of the first size
     for n in args.sizes:
         offers, truth = generate(rows, n, args.sellers)
-        start = time.perf_counter()
-        g = build_groups(offers)
-        seconds = time.perf_counter() - start
-        r = pairwise([str(v) for v in g.labels.tolist()], truth)
-        results.append({"offers": n, "products": len(set(truth)), "seconds": round(seconds, 2),
-                        "groups": int(g.labels.max()) + 1, "candidate_pairs": int(len(g.pairs.i)),
-                        "pairwise_vs_generated_products": {k: round(v, 4) if isinstance(v, float) else v
-                                                           for k, v in r.items()},
-                        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)})
-        print(json.dumps(results[-1]), flush=True)
-    report = {"command": "python " + " ".join(sys.argv),
-              "what": "build_groups, rule-based matcher, greedy + seller constraint, k=20",
-              "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpu_cores": len(os.sched_getaffinity(0)),
-              "generation": __doc__.split("\n\n")[1], "results": results}
+        result, g = _run(offers, truth, GroupConfig())
+        if n == args.exact_at:
+            exact, ge = _run(offers, truth, GroupConfig(exact_max=10**9))
+            t = np.asarray(truth)
+            found = np.isin(ge.pairs.i.astype(np.int64) * n + ge.pairs.j, g.pairs.i.astype(np.int64) * n + g.pairs.j)
+            exact["exact_pairs_found_by_inverted"] = round(float(found.mean()), 4)
+            exact["same_product_exact_pairs_found_by_inverted"] = round(float(found[t[ge.pairs.i] == t[ge.pairs.j]]
+                                                                              .mean()), 4)
+            exact["same_product_candidate_pairs"] = _same_product_pairs(ge, t)
+            result["same_product_candidate_pairs"] = _same_product_pairs(g, t)
+            result["exact_candidates"] = exact
+        report["results"].append(result)
+        print(json.dumps(result), flush=True)
+    results = report["results"]
     if len(results) > 1:
         a, b = results[0], results[-1]
         report["time_ratio"] = round(b["seconds"] / a["seconds"], 2)

@@ -111,7 +111,7 @@ def test_top_per_row_against_sorting() -> None:
         if trial % 2:
             values = np.round(values * 4) / 4  # ties
         m = int(rng.integers(1, 12))
-        keep = top_per_row(indptr, values, m)
+        keep = top_per_row(indptr, values, m, rows_at_once=int(rng.integers(1, 8)))  # chunks of rows too
         for r in range(len(lens)):
             seg, k = values[indptr[r]:indptr[r + 1]], keep[indptr[r]:indptr[r + 1]]
             assert k.sum() == min(m, len(seg))

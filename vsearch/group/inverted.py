@@ -55,12 +55,21 @@ def rare_features(x: Any, budget: int) -> Any:
     return sp.csr_matrix((x.data[keep], x.indices[keep], indptr), shape=x.shape)
 
 
-def top_per_row(indptr: np.ndarray, values: np.ndarray, m: int) -> np.ndarray:
+def top_per_row(indptr: np.ndarray, values: np.ndarray, m: int, rows_at_once: int = 4096) -> np.ndarray:
     """Mask of the `m` largest `values` of each CSR row (values in [0, 1]; equal values cut in storage order).
 
     Near linear time: a per-row histogram of the values on `_LEVELS` levels finds each row's cut level, and only
-    the entries on that level are sorted.
+    the entries on that level are sorted; rows go `rows_at_once` at a time (the histogram stays in cache).
     """
+    keep = np.zeros(len(values), dtype=bool)
+    for r0 in range(0, len(indptr) - 1, rows_at_once):
+        ptr = indptr[r0:r0 + rows_at_once + 1]
+        a, b = int(ptr[0]), int(ptr[-1])
+        keep[a:b] = _top_per_row(ptr - a, values[a:b], m)
+    return keep
+
+
+def _top_per_row(indptr: np.ndarray, values: np.ndarray, m: int) -> np.ndarray:
     n = len(indptr) - 1
     row = np.repeat(np.arange(n), np.diff(indptr))
     level = np.clip((values * (_LEVELS - 1)).astype(np.int64), 0, _LEVELS - 1)

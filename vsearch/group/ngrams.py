@@ -57,6 +57,8 @@ class NgramCounts:
         if shares > 1:
             import multiprocessing
 
+            import sklearn.feature_extraction.text  # noqa: F401  (imported once here, not in every child)
+
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self._pool = ProcessPoolExecutor(shares, mp_context=multiprocessing.get_context(method))
             bounds = np.linspace(0, len(titles), shares + 1).astype(int)

@@ -89,13 +89,19 @@ def _scores(a: np.ndarray, b: np.ndarray, n: int, pairs: Any, score_fn: ScoreFn)
     return known, score
 
 
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (one sort: numpy's hashing `unique` was the slow part here)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+
+
 def _sampled_pairs(labels: np.ndarray, pairs: Any, big: np.ndarray,
                    max_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs measured in the large groups `big`: their candidate edges and `max_pairs` random member pairs each
     (seeded; duplicates and candidate edges among them dropped)."""
     n = len(labels)
     inside = (labels[pairs.i] == labels[pairs.j]) & np.isin(labels[pairs.i], big)
-    edge_keys = np.unique(np.minimum(pairs.i, pairs.j)[inside].astype(np.int64) * n
+    edge_keys = _distinct(np.minimum(pairs.i, pairs.j)[inside].astype(np.int64) * n
                           + np.maximum(pairs.i, pairs.j)[inside])
     sizes = np.bincount(labels)
     order = np.argsort(labels, kind="stable")
@@ -105,7 +111,9 @@ def _sampled_pairs(labels: np.ndarray, pairs: Any, big: np.ndarray,
     x = order[start[group] + (rng.random(len(group)) * sizes[group]).astype(np.int64)]
     y = order[start[group] + (rng.random(len(group)) * sizes[group]).astype(np.int64)]
     lo, hi = np.minimum(x, y)[x != y], np.maximum(x, y)[x != y]
-    key = np.unique(lo.astype(np.int64) * n + hi)
-    key = np.concatenate([edge_keys, key[~np.isin(key, edge_keys)]])
+    key = _distinct(lo.astype(np.int64) * n + hi)
+    at = np.minimum(np.searchsorted(edge_keys, key), max(len(edge_keys) - 1, 0))
+    fresh = edge_keys[at] != key if len(edge_keys) else np.ones(len(key), dtype=bool)
+    key = np.concatenate([edge_keys, key[fresh]])
     a, b = key // n, key % n
     return a, b, labels[a]
