@@ -15,7 +15,8 @@ app = typer.Typer(no_args_is_help=True, help="Group offers of the same product (
 GroupsOpt = Annotated[Path, typer.Option("--groups", "-g", help="groups.csv written by `vsearch group build` "
                                          "(its .state.pkl beside it).")]
 IdColOpt = Annotated[str, typer.Option("--id-column", help="Offer id column.")]
-TitleColOpt = Annotated[str, typer.Option("--title-column", help="Offer title column.")]
+TitleColOpt = Annotated[str | None, typer.Option("--title-column", help="Offer title column (default: title; with "
+                                                 "--index: none, photos only).")]
 SellerColOpt = Annotated[str | None, typer.Option("--seller-column", help="Seller column: two offers of one "
                                                   "seller never share a group.")]
 CategoryColOpt = Annotated[str | None, typer.Option("--category-column", help="Category column: offers are "
@@ -32,11 +33,14 @@ def _never(path: Path | None) -> list[tuple[str, str]]:
 
 @app.command("build")
 def build_command(
-    offers: Annotated[Path, typer.Option("--offers", help="Offers CSV (titles; photos not needed).")],
+    offers: Annotated[Path | None, typer.Option("--offers", help="Offers CSV (titles; photos not needed).")] = None,
+    index: Annotated[Path | None, typer.Option("--index", help="Group the products of an index instead: their photos "
+                                               "(image cosine, near-duplicate thumbnails) and, with --title-column, "
+                                               "their titles; columns are the index's metadata.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="groups.csv to write (id,group,score).")] = Path(
         "groups.csv"),
     id_column: IdColOpt = "id",
-    title_column: TitleColOpt = "title",
+    title_column: TitleColOpt = None,
     seller_column: SellerColOpt = None,
     category_column: CategoryColOpt = None,
     train_groups: Annotated[Path | None, typer.Option("--train-groups", help="CSV of known groups for some of "
@@ -63,28 +67,43 @@ def build_command(
                                                    "and codes only.")] = None,
     dense_k: Annotated[int, typer.Option("--dense-k", min=0, help="With --text-model: also this many nearest "
                                          "offers by its cosine as candidates.")] = 0,
+    photo_k: Annotated[int, typer.Option("--photo-k", min=0, help="With --index: also this many nearest offers by "
+                                         "image cosine and by thumbnail as candidates.")] = 10,
     as_json: JsonOpt = False,
 ) -> None:
-    """Group offers; write groups.csv (id,group,score) and print a summary."""
+    """Group offers (a CSV of titles, or an index's photos and titles); write groups.csv (id,group,score) and print
+    a summary."""
     with user_errors(as_json):
         from vsearch.group.build import GroupConfig, build_groups
+        from vsearch.group.errors import GroupError
         from vsearch.group.offers import read_labels, read_offers
+        from vsearch.group.photos import IndexSource, read_index_offers
         from vsearch.group.rules import train_labels
         from vsearch.group.store import save_grouping
         from vsearch.group.summary import summarise
 
-        data = read_offers(offers, id_column, title_column, seller_column, category_column)
+        if (offers is None) == (index is None):
+            raise GroupError("give exactly one of --offers F.csv (titles) or --index DIR (photos and titles)")
+        photos, bad, source = None, [], None
+        with progress_bar(not as_json) as progress:
+            if index is not None:
+                source = IndexSource(str(index.resolve()), title_column, seller_column, category_column)
+                data, photos, bad = read_index_offers(source, progress=progress)
+            else:
+                data = read_offers(offers, id_column, title_column or "title", seller_column, category_column)
         train = None
         if train_groups is not None:
             train = train_labels(read_labels(train_groups, train_id_column or id_column, train_column,
                                              "--train-groups file"), train_split)
         config = GroupConfig(k=k, budget=budget, threshold=threshold, method=method,
                              skip_categories=frozenset(skip_category or []), text_model=text_model,
-                             dense_k=dense_k if text_model else 0)
+                             dense_k=dense_k if text_model else 0, photo_k=photo_k)
         with progress_bar(not as_json) as progress:
-            grouping = build_groups(data, config, train, _never(never_merge), progress)
+            grouping = build_groups(data, config, train, _never(never_merge), progress, photos, source)
         files = save_grouping(grouping, out)
         summary = {"groups_file": str(files[0]), "state_file": str(files[1]), **summarise(grouping)}
+        if index is not None:
+            summary["unreadable_photos"] = bad
     _print_summary(summary, as_json)
 
 
@@ -97,6 +116,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
                  f"{summary['matcher']} matcher, {summary['method']} at {summary['threshold']:g}; mean group score "
                  f"{summary['mean_score']:.3f}, edge proportion {summary['mean_edge_proportion']:.3f}",
                  highlight=False)
+    for path in summary.get("unreadable_photos", [])[:10]:
+        stdout.print(f"skipped photo (unreadable; image vector used alone): {path}", highlight=False, markup=False)
     stdout.print(f"wrote {summary['groups_file']}", highlight=False)
 
 
@@ -145,25 +166,32 @@ def show_command(group: Annotated[str, typer.Argument(help="Group name, e.g. G00
 
 @app.command("assign")
 def assign_command(
-    new: Annotated[Path, typer.Argument(help="CSV of new offers (same columns as the build).")],
+    new: Annotated[Path | None, typer.Argument(help="CSV of new offers (same columns as the build); omit for a "
+                                               "grouping built with --index: its products not yet grouped (add "
+                                               "photos first with vsearch index add).")] = None,
     groups: GroupsOpt = Path("groups.csv"),
     out: Annotated[Path | None, typer.Option("--out", "-o", help="groups.csv to write (default: update "
                                              "--groups in place).")] = None,
     id_column: IdColOpt = "id",
-    title_column: TitleColOpt = "title",
+    title_column: TitleColOpt = None,
     seller_column: SellerColOpt = None,
     category_column: CategoryColOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Put new offers into existing groups or open new ones, without regrouping the catalogue."""
     with user_errors(as_json):
-        from vsearch.group.assign import assign_offers
+        from vsearch.group.assign import assign_offers, new_index_offers
         from vsearch.group.offers import read_offers
         from vsearch.group.store import load_grouping, save_grouping
 
-        data = read_offers(new, id_column, title_column, seller_column, category_column, min_offers=1)
+        grouping = load_grouping(groups)
         with progress_bar(not as_json) as progress:
-            grouping, rows = assign_offers(load_grouping(groups), data, progress)
+            if new is None:
+                data, photos = new_index_offers(grouping, progress)
+            else:
+                data, photos = read_offers(new, id_column, title_column or "title", seller_column, category_column,
+                                           min_offers=1), None
+            grouping, rows = assign_offers(grouping, data, progress, photos)
         files = save_grouping(grouping, out or groups)
     joined = sum(r["joined"] == "existing" for r in rows)
     if as_json:

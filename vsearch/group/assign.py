@@ -18,16 +18,38 @@ from vsearch.group.cluster import _Groups
 from vsearch.group.errors import GroupError
 from vsearch.group.features import row_cosine
 from vsearch.group.offers import Offers
+from vsearch.group.photos import Photos
 from vsearch.group.quality import group_quality
 from vsearch.group.tokens import parse_title
 
 
-def assign_offers(g: Grouping, new: Offers, progress: Progress = no_progress) -> tuple[Grouping, list[dict[str, Any]]]:
+def new_index_offers(g: Grouping, progress: Progress = no_progress) -> tuple[Offers, Photos]:
+    """The products of the grouping's index not grouped yet, read with the build's columns.
+
+    Raises:
+        GroupError: the grouping was not built from an index, or every product of it is grouped.
+    """
+    from vsearch.group.photos import read_index_offers
+
+    if g.source is None or g.photos is None:
+        raise GroupError("this grouping was built from an offers CSV: give the new offers as a CSV")
+    offers, photos, _ = read_index_offers(g.source, frozenset(g.offers.ids), progress)
+    if not len(offers):
+        raise GroupError(f"every product of {g.source.index} is grouped already; add photos with vsearch index add "
+                         "first")
+    return offers, photos
+
+
+def assign_offers(g: Grouping, new: Offers, progress: Progress = no_progress,
+                  new_photos: Photos | None = None) -> tuple[Grouping, list[dict[str, Any]]]:
     """Place `new` offers into `g`; return the extended grouping and one row per new offer.
 
     Raises:
-        GroupError: a new offer id already in the grouping.
+        GroupError: a new offer id already in the grouping; photos given to a grouping without them or missing.
     """
+    if (g.photos is None) != (new_photos is None):
+        raise GroupError("this grouping was built from " + ("titles only: new offers come as a CSV" if g.photos is None
+                         else "an index: new offers come from it (vsearch group assign --index)"))
     old_ids = set(g.offers.ids)
     clash = [oid for oid in new.ids if oid in old_ids]
     if clash:
@@ -37,13 +59,18 @@ def assign_offers(g: Grouping, new: Offers, progress: Progress = no_progress) ->
     dense = None
     if g.dense is not None and g.config.text_model:
         dense = np.concatenate([g.dense, title_vectors(new.titles, g.config.text_model, progress)])
-    enc = Encoded.of(offers, [parse_title(t) for t in offers.titles], g.vectoriser, dense, g.config.threads())
+    photos = None if g.photos is None or new_photos is None else g.photos.concat(new_photos)
+    enc = Encoded.of(offers, [parse_title(t) for t in offers.titles], g.vectoriser, dense, g.config.threads(), photos)
     queries = np.arange(n_old, n)
     blocks = category_blocks(offers.categories, g.config.skip_categories)
     i, j, s = query_knn(enc.x, queries, blocks, g.config.k)
     if dense is not None and g.config.dense_k > 0:
         a, b, _ = query_knn(dense, queries, blocks, g.config.dense_k)
         i, j, s = np.concatenate([i, a]), np.concatenate([j, b]), np.concatenate([s, row_cosine(enc.x, a, b)])
+    if photos is not None and g.config.photo_k > 0:
+        for vectors in (photos.x, photos.thumb):
+            a, b, _ = query_knn(vectors, queries, blocks, g.config.photo_k)
+            i, j, s = np.concatenate([i, a]), np.concatenate([j, b]), np.concatenate([s, row_cosine(enc.x, a, b)])
     sellers = np.asarray(offers.sellers, dtype=object)
     keep = (sellers[i] != sellers[j]) | (sellers[i] == "")
     a, b = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
@@ -89,7 +116,7 @@ def assign_offers(g: Grouping, new: Offers, progress: Progress = no_progress) ->
     pairs = Pairs(np.concatenate([g.pairs.i, a]), np.concatenate([g.pairs.j, b]),
                   np.concatenate([g.pairs.sim, s]), np.concatenate([g.pairs.score, score]))
     quality = group_quality(labels, pairs, g.config.edge_threshold, lambda p, q: score_pairs(enc, g.matcher, p, q)[1])
-    out = replace(g, offers=offers, labels=labels, quality=quality, pairs=pairs, dense=dense)
+    out = replace(g, offers=offers, labels=labels, quality=quality, pairs=pairs, dense=dense, photos=photos)
     names = out.group_names()
     rows = [{"id": offers.ids[k], "group": names[k], "joined": "existing" if labels[k] < int(g.labels.max()) + 1
              else "new", "group_size": quality[int(labels[k])]["size"], "score": quality[int(labels[k])]["score"]}

@@ -1,4 +1,5 @@
-"""`build_groups`: offers -> candidate pairs -> matcher scores -> constrained merging -> scored groups."""
+"""`build_groups`: offers (titles and/or photos) -> candidate pairs -> matcher scores -> constrained merging ->
+scored groups."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vsearch.group.features import pair_features, row_cosine
 from vsearch.group.matcher import Matcher
 from vsearch.group.ngrams import NgramCounts
 from vsearch.group.offers import Offers
+from vsearch.group.photos import IndexSource, Photos
 from vsearch.group.quality import group_quality
 from vsearch.group.titlesets import TitleSets
 from vsearch.group.tokens import TitleParts, normalise, parse_title
@@ -50,6 +52,8 @@ class GroupConfig:
     """Categories of at most this many offers are searched exactly, all pairs (quadratic; 0: none)."""
     workers: int = 0
     """Threads for the batch work (0: `OMP_NUM_THREADS`, else the CPUs this process may use)."""
+    photo_k: int = 10
+    """With photos: each offer's `photo_k` nearest offers by image cosine and by thumbnail are candidates too."""
 
     def threads(self) -> int:
         return self.workers if self.workers > 0 else default_workers()
@@ -83,13 +87,17 @@ class Grouping:
     version: int = 1
     dense: np.ndarray | None = None
     """`[n, d]` unit title vectors of `config.text_model` (None without one)."""
+    photos: Photos | None = None
+    """The offers' photo signals when grouped from an index (None: titles only)."""
+    source: IndexSource | None = None
+    """The index and columns the offers came from (`group assign` reads its new products)."""
 
     def group_names(self) -> list[str]:
         return [f"G{int(g) + 1:06d}" for g in self.labels]
 
     def encoded(self) -> Encoded:
         return Encoded.of(self.offers, [parse_title(t) for t in self.offers.titles], self.vectoriser, self.dense,
-                          self.config.threads())
+                          self.config.threads(), self.photos)
 
     def score_of(self, label: int) -> float:
         return self.quality[int(label)]["score"]
@@ -108,7 +116,7 @@ def title_vectors(titles: list[str], model: str, progress: Progress = no_progres
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def _check(offers: Offers, config: GroupConfig) -> None:
+def _check(offers: Offers, config: GroupConfig, photos: Photos | None = None) -> None:
     if len(offers) < 2:
         raise GroupError(f"grouping needs at least 2 offers, got {len(offers)}")
     if len(set(offers.ids)) != len(offers.ids):
@@ -119,6 +127,10 @@ def _check(offers: Offers, config: GroupConfig) -> None:
         raise GroupError("k must be at least 1")
     if config.budget < 1:
         raise GroupError("budget must be at least 1")
+    if photos is None and not any(offers.titles):
+        raise GroupError("the offers have no titles and no photos to compare")
+    if photos is not None and len(photos.x) != len(offers):
+        raise GroupError(f"{len(photos.x)} photo rows for {len(offers)} offers")
 
 
 @dataclass
@@ -133,18 +145,25 @@ class Encoded:
     sets: TitleSets
     dense: np.ndarray | None = None
     workers: int = 1
+    photos: Photos | None = None
 
     @classmethod
     def of(cls, offers: Offers, parts: list[TitleParts], vec: TitleVectoriser,
-           dense: np.ndarray | None = None, workers: int = 1) -> Encoded:
+           dense: np.ndarray | None = None, workers: int = 1, photos: Photos | None = None) -> Encoded:
         xc, x = vec.transform(offers.titles, parts)
-        return cls(offers, parts, xc, x, TitleSets.of(parts, offers.titles), dense, workers)
+        return cls(offers, parts, xc, x, TitleSets.of(parts, offers.titles), dense, workers, photos)
+
+    @property
+    def titled(self) -> bool:
+        """Whether the offers have titles (photos-only offers have none)."""
+        return any(self.offers.titles)
 
     def subset(self, positions: list[int]) -> Encoded:
         parts = [self.parts[k] for k in positions]
         offers = self.offers.subset(positions)
         return Encoded(offers, parts, self.xc[positions], self.x[positions], TitleSets.of(parts, offers.titles),
-                       None if self.dense is None else self.dense[positions], self.workers)
+                       None if self.dense is None else self.dense[positions], self.workers,
+                       None if self.photos is None else self.photos.subset(positions))
 
 
 def score_pairs(enc: Encoded, matcher: Matcher | None, i: np.ndarray, j: np.ndarray,
@@ -153,19 +172,27 @@ def score_pairs(enc: Encoded, matcher: Matcher | None, i: np.ndarray, j: np.ndar
     if sim is None:
         sim = row_cosine(enc.x, i, j, workers=enc.workers)
     f = pair_features(i, j, sim, row_cosine(enc.xc, i, j, workers=enc.workers), enc.sets, enc.dense, enc.workers)
-    return f, (matcher or Matcher()).scores(f)
+    if enc.photos is not None:
+        f = np.hstack([f, enc.photos.features(i, j)])
+    return f, (matcher or Matcher()).scores(f, enc.photos is not None, enc.titled)
 
 
 def candidate_pairs(enc: Encoded, config: GroupConfig,
                     progress: Progress = no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sparse kNN pairs within each category (and the `dense_k` nearest by title vector, when the offers have
-    them), minus pairs of one seller (never groupable)."""
+    them; the `photo_k` nearest by image cosine and by thumbnail, when they have photos), minus pairs of one
+    seller (never groupable)."""
     offers = enc.offers
     blocks = category_blocks(offers.categories, config.skip_categories)
     i, j, s = sparse_knn(enc.x, config.k, blocks, config.budget, config.exact_max, progress, enc.workers)
+    extra = []
     if enc.dense is not None and config.dense_k > 0:
-        a, b, _ = block_knn(enc.dense, config.dense_k, blocks)
-        n = len(offers) + 1
+        extra.append((enc.dense, config.dense_k))
+    if enc.photos is not None and config.photo_k > 0:
+        extra += [(enc.photos.x, config.photo_k), (enc.photos.thumb, config.photo_k)]
+    n = len(offers) + 1
+    for vectors, k in extra:  # exact, quadratic in the category: photo catalogues are grouped by the 10k, not 1M
+        a, b, _ = block_knn(vectors, k, blocks)
         new = ~np.isin(a * n + b, i * n + j)
         a, b = a[new], b[new]
         i, j = np.concatenate([i, a]), np.concatenate([j, b])
@@ -227,23 +254,26 @@ def never_positions(offers: Offers, never: list[tuple[str, str]]) -> list[tuple[
 
 
 def build_groups(offers: Offers, config: GroupConfig = GroupConfig(), train: dict[str, str] | None = None,
-                 never: list[tuple[str, str]] | None = None, progress: Progress = no_progress) -> Grouping:
+                 never: list[tuple[str, str]] | None = None, progress: Progress = no_progress,
+                 photos: Photos | None = None, source: IndexSource | None = None) -> Grouping:
     """Group offers of one product together.
 
     Args:
         train: offer id -> known group for some offers; trains the matcher only, never fixes a grouping.
         never: offer id pairs that must not share a group.
+        photos: the offers' photo signals (`photos.read_index_offers`); titles may then be empty.
+        source: the index and columns `photos` came from (kept for `assign`).
 
     Raises:
         GroupError: fewer than 2 offers, repeated ids, a bad setting, unusable training labels.
     """
-    _check(offers, config)
-    with timed("parse titles"), NgramCounts([normalise(t) for t in offers.titles], NGRAM_RANGE, config.threads()) as n:
-        parts = [parse_title(t) for t in offers.titles]  # while worker processes count the n-grams
+    _check(offers, config, photos)
+    with timed("parse titles"):
+        parts, vec, xc, x = _encode_titles(offers.titles, config)
         sets = TitleSets.of(parts, offers.titles)
-        vec, xc, x = TitleVectoriser.from_counts(n.result(), parts, config.code_weight)
-    dense = title_vectors(offers.titles, config.text_model, progress) if config.text_model else None
-    enc = Encoded(offers, parts, xc, x, sets, dense, config.threads())
+    dense = title_vectors(offers.titles, config.text_model, progress) if config.text_model and any(
+        offers.titles) else None
+    enc = Encoded(offers, parts, xc, x, sets, dense, config.threads(), photos)
     matcher = train_matcher(enc, config, train, progress) if train else Matcher()
     with timed("candidate pairs"):
         i, j, s = candidate_pairs(enc, config, progress)
@@ -256,7 +286,19 @@ def build_groups(offers: Offers, config: GroupConfig = GroupConfig(), train: dic
                          never_positions(offers, never), lambda a, b: score_pairs(enc, matcher, a, b)[1])
     quality = group_quality(labels, pairs, config.edge_threshold, lambda a, b: score_pairs(enc, matcher, a, b)[1])
     _logger.info("%d offers -> %d groups (%s matcher)", len(offers), len(quality), matcher.kind)
-    return Grouping(offers, labels, quality, pairs, config, matcher, vec, never, dense=dense)
+    return Grouping(offers, labels, quality, pairs, config, matcher, vec, never, dense=dense, photos=photos,
+                    source=source)
+
+
+def _encode_titles(titles: list[str], config: GroupConfig) -> tuple[list[TitleParts], TitleVectoriser, Any, Any]:
+    """Parsed titles, the fitted title vectoriser and the titles' rows; photo-only offers (no titles) get all-zero
+    rows."""
+    if not any(titles):
+        parts = [parse_title(t) for t in titles]
+        return parts, *TitleVectoriser.blank(parts, config.code_weight)
+    with NgramCounts([normalise(t) for t in titles], NGRAM_RANGE, config.threads()) as n:
+        parts = [parse_title(t) for t in titles]  # while worker processes count the n-grams
+        return parts, *TitleVectoriser.from_counts(n.result(), parts, config.code_weight)
 
 
 def regroup(grouping: Grouping, threshold: float, quality: bool = False, linkage: float | None = None,

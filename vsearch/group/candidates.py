@@ -77,6 +77,20 @@ class TitleVectoriser:
         vec = cls(char, code, code_weight)
         return vec, *vec._combine(xc, xk)
 
+    @classmethod
+    def blank(cls, parts: list[TitleParts], code_weight: float = 0.7,
+              ngram_range: tuple[int, int] = NGRAM_RANGE) -> tuple[TitleVectoriser, Any, Any]:
+        """A vectoriser for offers without titles (photos only): one n-gram no title has, so every title's rows
+        are zero and no title pair becomes a candidate."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        blank = "\x00\x00"
+        char = TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, sublinear_tf=True, dtype=np.float32,
+                               vocabulary={blank: 0}).fit([blank])
+        code = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32).fit([[blank]])
+        vec = cls(char, code, code_weight)
+        return vec, *vec.transform([""] * len(parts), parts)
+
     def transform(self, titles: list[str], parts: list[TitleParts]) -> tuple[Any, Any]:
         """(char block, combined L2-normalised [char | w * code] matrix), CSR rows per title."""
         xc = self.char.transform([normalise(t) for t in titles]).tocsr()

@@ -1,7 +1,8 @@
 """The pair matcher: probability that two offers are the same product, from pair features.
 
 Learned (histogram gradient boosting) from labelled groups when the user has some; otherwise a rule-based
-default: title similarity, with conflicting quantities, variants or model codes as strong negatives.
+default: title similarity, with conflicting quantities, variants or model codes as strong negatives; with photos,
+the title score capped by the photos' agreement (one photo at two sizes counts as full agreement).
 """
 
 from __future__ import annotations
@@ -12,10 +13,27 @@ from typing import Any
 import numpy as np
 
 from vsearch.group.features import FEATURES
+from vsearch.group.photos import DUPLICATE_CORR, PHOTO_FEATURES
+
+IMAGE_MARGIN = 0.3
+"""Two different photos reach the default threshold 0.55 at image cosine 0.85: the backbone's cosine names a
+product poorly (grocery-phone train photos: pairs at >= 0.85 are one product 0.95 of the time, recall 0.05;
+products-224 + products-small train ids: a photo's other rendition scores median 0.77, other products up to 0.81)."""
 
 
-def default_scores(f: np.ndarray) -> np.ndarray:
-    """Rule-based match score in [0, 1] of feature rows (no training data needed)."""
+def default_scores(f: np.ndarray, photos: bool = False, titles: bool = True) -> np.ndarray:
+    """Rule-based match score in [0, 1] of feature rows (no training data needed).
+
+    Args:
+        photos: the rows end with `PHOTO_FEATURES`; the score is then at most the photos' agreement (their image
+            cosine less `IMAGE_MARGIN`, or 1 for one photo at two sizes), and that agreement alone when the offers
+            have no titles.
+        titles: the offers have titles (False: photos only).
+    """
+    if photos:
+        sim_image, thumb = f[:, -len(PHOTO_FEATURES)], f[:, -len(PHOTO_FEATURES) + 1]
+        visual = np.where(thumb >= DUPLICATE_CORR, 1.0, np.clip(sim_image - IMAGE_MARGIN, 0.0, 1.0))
+        return np.minimum(default_scores(f), visual) if titles else visual.astype(np.float32)
     col = {name: f[:, k] for k, name in enumerate(FEATURES)}
     score = col["sim"] + 0.15 * np.minimum(col["code_exact"] + col["code_prefix"], 1)
     score -= 0.35 * np.minimum(col["qty_conflict"], 1) + 0.25 * np.minimum(col["variant_diff"], 1)
@@ -42,9 +60,10 @@ class Matcher:
         model.fit(features, same)
         return cls(model, {"kind": "boosted", "pairs": int(len(same)), "positives": int(same.sum())})
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
+    def scores(self, features: np.ndarray, photos: bool = False, titles: bool = True) -> np.ndarray:
+        """Match probability (learned) or rule score of feature rows; `photos`/`titles` as `default_scores`."""
         if self.model is None or len(features) == 0:
-            return default_scores(features)
+            return default_scores(features, photos, titles)
         return self.model.predict_proba(features)[:, 1].astype(np.float32)
 
     @property
