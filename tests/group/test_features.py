@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +36,37 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
+def _tokens(p: TitleParts) -> dict[str, set[tuple[str, str]]]:
+    """A title's tokens by the families of the `idf_*` features."""
+    fam = {"words": p.words, "codes": p.codes, "numbers": p.numbers, "variants": p.variants,
+           "qty": {f"{u}={v}" for u, vs in p.quantities.items() for v in vs}}
+    tagged = {f: {(f, t) for t in toks} for f, toks in fam.items()}
+    return {"all": tagged["words"] | tagged["codes"] | tagged["numbers"] | tagged["variants"],
+            "code": tagged["codes"], "num": tagged["numbers"] | tagged["qty"]}
+
+
+def _loop_rarity(i: np.ndarray, j: np.ndarray, parts: list[TitleParts]) -> np.ndarray:
+    """The 7 `idf_*` columns, one pair at a time, from document frequencies counted over `parts`."""
+    toks = [_tokens(p) for p in parts]
+    df: Counter[tuple[str, str]] = Counter(t for tk in toks for t in set().union(*tk.values()))
+    idf = {t: np.log((len(parts) + 1) / (c + 1)) + 1 for t, c in df.items()}
+    out = np.zeros((len(i), 7))
+    for p, (a, b) in enumerate(zip(i.tolist(), j.tolist())):
+        row = []
+        for g in ("all", "code", "num"):
+            ta, tb = toks[a][g], toks[b][g]
+            row += [max((idf[t] for t in ta ^ tb), default=0.0), max((idf[t] for t in ta & tb), default=0.0)]
+            if g == "all":
+                total = sum(idf[t] for t in ta) + sum(idf[t] for t in tb)
+                row.append(sum(idf[t] for t in ta ^ tb) / max(total, 1e-6))
+        out[p] = row
+    return out
+
+
 def _loop_features(i: np.ndarray, j: np.ndarray, parts: list[TitleParts], titles: list[str]) -> np.ndarray:
-    """Columns 4.. of FEATURES, one pair at a time (the loop `pair_features` ran before it was vectorised)."""
-    out = np.zeros((len(i), len(FEATURES) - 4), dtype=np.float32)
+    """Columns 4.. of FEATURES but the `idf_*` ones, one pair at a time (the loop `pair_features` ran before it was
+    vectorised)."""
+    out = np.zeros((len(i), len(FEATURES) - 4 - 7), dtype=np.float32)
     for p, (a, b) in enumerate(zip(i.tolist(), j.tolist())):
         pa, pb = parts[a], parts[b]
         sa, sb = _squash(titles[a]), _squash(titles[b])
@@ -81,7 +110,9 @@ def test_vectorised_features_equal_the_loop(encoded) -> None:  # noqa: ANN001
     sets = TitleSets.of(parts, offers.titles)
     f = pair_features(i, j, row_cosine(x, i, j), row_cosine(xc, i, j), sets, chunk=4096)
     oracle = _loop_features(i, j, parts, offers.titles)
-    assert np.array_equal(f[:, 4:], oracle)
+    assert np.array_equal(f[:, 4:-7], oracle)
+    assert np.allclose(f[:, -7:], _loop_rarity(i, j, parts), rtol=1e-5, atol=1e-5)
+    assert (f[:, FEATURES.index("idf_shared_code")] > 0).any() and (f[:, FEATURES.index("idf_diff_num")] > 0).any()
     assert (f[:, FEATURES.index("code_prefix")] > 0).any() and (f[:, FEATURES.index("code_in_other")] > 0).any()
     threaded = pair_features(i, j, row_cosine(x, i, j, chunk=999, workers=2), row_cosine(xc, i, j), sets,
                              workers=2, chunk=1000)
@@ -96,7 +127,8 @@ def test_features_of_odd_titles_equal_the_loop() -> None:
     n = len(titles)
     i, j = np.divmod(np.arange(n * n), n)
     f = pair_features(i, j, np.zeros(n * n, np.float32), np.zeros(n * n, np.float32), TitleSets.of(parts, titles))
-    assert np.array_equal(f[:, 4:], _loop_features(i, j, parts, titles))
+    assert np.array_equal(f[:, 4:-7], _loop_features(i, j, parts, titles))
+    assert np.allclose(f[:, -7:], _loop_rarity(i, j, parts), rtol=1e-5, atol=1e-5)
 
 
 def test_neighbour_ranks_equal_a_lexsort_oracle() -> None:

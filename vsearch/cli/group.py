@@ -52,8 +52,8 @@ def build_command(
     train_split: Annotated[str, typer.Option(help="Use only the training labels whose group hashes into this "
                                              "split (all, train, val, test).")] = "all",
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Merge threshold on the match score "
-                                                    "(default: 0.15 learned, 0.55 rule-based; tuned on "
-                                                    "validation).")] = None,
+                                                    "(default: 0.2 learned, 0.55 rule-based; chosen on "
+                                                    "PriceRunner).")] = None,
     method: Annotated[str, typer.Option(help="greedy (seller-constrained merging) or propagation.")] = "greedy",
     k: Annotated[int, typer.Option(min=1, help="Candidate neighbours per offer.")] = 20,
     budget: Annotated[int, typer.Option(min=1, help="Candidate search: postings an offer may read through its "

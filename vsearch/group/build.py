@@ -26,8 +26,9 @@ from vsearch.group.workers import default_workers
 _logger = logging.getLogger(__name__)
 
 METHODS = ("greedy", "propagation")
-DEFAULT_THRESHOLD = {"boosted": 0.15, "default": 0.55}
-"""Merge thresholds chosen on the PriceRunner validation clusters (eval/group/README.md)."""
+DEFAULT_THRESHOLD = {"boosted": 0.2, "default": 0.55}
+"""Merge thresholds chosen on PriceRunner (eval/group/README.md): the learned one by 5-fold cross-validation over
+the train + val clusters (best mean F1), the rule-based one on the val clusters."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ class Encoded:
     def subset(self, positions: list[int]) -> Encoded:
         parts = [self.parts[k] for k in positions]
         offers = self.offers.subset(positions)
-        return Encoded(offers, parts, self.xc[positions], self.x[positions], TitleSets.of(parts, offers.titles),
+        return Encoded(offers, parts, self.xc[positions], self.x[positions], self.sets.rows(positions),
                        None if self.dense is None else self.dense[positions], self.workers,
                        None if self.photos is None else self.photos.subset(positions))
 
@@ -174,7 +175,8 @@ def score_pairs(enc: Encoded, matcher: Matcher | None, i: np.ndarray, j: np.ndar
     f = pair_features(i, j, sim, row_cosine(enc.xc, i, j, workers=enc.workers), enc.sets, enc.dense, enc.workers)
     if enc.photos is not None:
         f = np.hstack([f, enc.photos.features(i, j)])
-    return f, (matcher or Matcher()).scores(f, enc.photos is not None, enc.titled)
+    categories = np.asarray(enc.offers.categories, dtype=object)[i]  # candidates share their category
+    return f, (matcher or Matcher()).scores(f, enc.photos is not None, enc.titled, categories)
 
 
 def candidate_pairs(enc: Encoded, config: GroupConfig,
@@ -213,7 +215,7 @@ def train_matcher(enc: Encoded, config: GroupConfig, train: dict[str, str],
     f, _ = score_pairs(sub, None, i, j, s)
     labels = np.asarray([train[oid] for oid in sub.offers.ids], dtype=object)
     same = (labels[i] == labels[j]).astype(np.int8)
-    matcher = Matcher.fit(f, same, seed)
+    matcher = Matcher.fit(f, same, seed, np.asarray(sub.offers.categories, dtype=object)[i])
     matcher.meta.update({"train_offers": len(pos)})
     return matcher
 

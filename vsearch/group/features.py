@@ -15,7 +15,13 @@ from vsearch.group.workers import parallel_map
 FEATURES = ("sim", "sim_char", "rank_ij", "rank_ji", "code_exact", "code_prefix", "code_conflict", "codes_a",
             "codes_b", "qty_conflict", "qty_agree", "num_jaccard", "num_conflict", "variant_diff", "word_jaccard",
             "len_ratio", "first_word_same", "code_lcp", "code_in_other", "digit_conflict", "digit_jaccard",
-            "variant_a_only", "variant_b_only")
+            "variant_a_only", "variant_b_only", "idf_diff_max", "idf_shared_max", "idf_diff_share", "idf_diff_code",
+            "idf_shared_code", "idf_diff_num", "idf_shared_num")
+RARITY_FAMILIES = {"all": ("words", "codes", "numbers", "variants"), "code": ("codes",), "num": ("numbers", "qty")}
+"""Token families of the `idf_*` features: the rarest token only one title has (`diff`) and the rarest both have
+(`shared`), over all tokens, model codes and numbers (a shared rare code is strong evidence, a shared "am4" is not;
+a rare token one title lacks is strong counter-evidence). Chosen by 5-fold cross-validation over PriceRunner's
+train + val clusters (eval/group/README.md)."""
 TEXT_FEATURE = "sim_text"
 """Appended when the offers have title vectors of a sentence model (`GroupConfig.text_model`)."""
 
@@ -47,10 +53,11 @@ def pair_features(i: np.ndarray, j: np.ndarray, sim: np.ndarray, sim_char: np.nd
     out[:, 2] = r_ij
     out[:, 3] = r_ji
     counts = sets.counts()
+    weights = rarity_weights(sets)
 
     def batch(start: int) -> None:
         stop = min(start + chunk, len(i))
-        out[start:stop, 4:] = _set_features(sets, counts, i[start:stop], j[start:stop])
+        out[start:stop, 4:] = _set_features(sets, counts, weights, i[start:stop], j[start:stop])
 
     parallel_map(batch, range(0, len(i), chunk), workers)
     if dense is not None:
@@ -63,10 +70,35 @@ def _jaccard(inter: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
 
-def _set_features(sets: TitleSets, counts: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def rarity_weights(sets: TitleSets) -> np.ndarray:
+    """[v, len(RARITY_FAMILIES)] the idf of each column where its family belongs to the group, else 0."""
+    groups = [np.isin(sets.family, [FAMILIES.index(f) for f in fams]) for fams in RARITY_FAMILIES.values()]
+    return np.stack([np.where(g, sets.idf, 0.0) for g in groups], axis=1).astype(np.float32)
+
+
+def _rarity(si: Any, sj: Any, shared: Any, weights: np.ndarray) -> list[np.ndarray]:
+    """The `idf_*` columns: per family group the highest idf among tokens one title lacks and among shared ones;
+    for all tokens also the idf share of the tokens that differ."""
+    if not weights.shape[0]:  # no title has a token (photos only)
+        return [np.zeros(si.shape[0])] * (2 * weights.shape[1] + 1)
+    diff = (si + sj - 2 * shared).tocsr()
+    cols = []
+    for g in range(weights.shape[1]):
+        w = weights[:, g][None, :]
+        cols.append(diff.multiply(w).tocsr().max(axis=1).toarray().ravel())
+        cols.append(shared.multiply(w).tocsr().max(axis=1).toarray().ravel())
+        if g == 0:
+            total = np.asarray((si + sj) @ weights[:, 0]).ravel()
+            cols.append(np.asarray(diff @ weights[:, 0]).ravel() / np.maximum(total, 1e-6))
+    return cols
+
+
+def _set_features(sets: TitleSets, counts: np.ndarray, weights: np.ndarray, i: np.ndarray,
+                  j: np.ndarray) -> np.ndarray:
     """Columns 4.. of `FEATURES` (float64) for a batch of pairs."""
     w, c, num, v, d, _, u = range(len(FAMILIES))
-    shared = sets.sets[i].multiply(sets.sets[j]).tocsr()
+    si, sj = sets.sets[i], sets.sets[j]
+    shared = si.multiply(sj).tocsr()
     inter = sets.family_sums(shared)
     a, b = counts[i], counts[j]
     agree = sets.units_with_shared_value(shared)
@@ -80,7 +112,8 @@ def _set_features(sets: TitleSets, counts: np.ndarray, i: np.ndarray, j: np.ndar
             np.minimum(la, lb) / np.maximum(np.maximum(la, lb), 1),
             (sets.first_word[i] >= 0) & (sets.first_word[i] == sets.first_word[j]), lcp,
             _code_in(sets, i, j) + _code_in(sets, j, i), both(d) & (inter[:, d] == 0),
-            _jaccard(inter[:, d], a[:, d], b[:, d]), a[:, v] - inter[:, v], b[:, v] - inter[:, v]]
+            _jaccard(inter[:, d], a[:, d], b[:, d]), a[:, v] - inter[:, v], b[:, v] - inter[:, v],
+            *_rarity(si, sj, shared, weights)]
     return np.stack([np.asarray(col, dtype=np.float64) for col in cols], axis=1)
 
 

@@ -7,6 +7,7 @@ the title score capped by the photos' agreement (one photo at two sizes counts a
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,30 +42,58 @@ def default_scores(f: np.ndarray, photos: bool = False, titles: bool = True) -> 
     return np.clip(score, 0.0, 1.0)
 
 
+MAX_CATEGORIES = 250
+"""Categories the learned matcher tells apart (the most frequent ones; the gradient boosting bins at most 255)."""
+
+
 @dataclass
 class Matcher:
-    """A fitted pair model (`model` None: the rule-based default)."""
+    """A fitted pair model (`model` None: the rule-based default).
+
+    The learned model also reads the pair's category (both offers share it: candidates are found within one), so
+    how much a shared number or a missing code means can differ between CPUs and fridges. `categories` maps the
+    training categories to the codes it saw; any other category is read as missing.
+    """
 
     model: Any = None
     meta: dict[str, Any] = field(default_factory=dict)
+    categories: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, features: np.ndarray, same: np.ndarray, seed: int = 0) -> Matcher:
-        """Learn from candidate pairs labelled same (1) / different (0) product."""
+    def fit(cls, features: np.ndarray, same: np.ndarray, seed: int = 0,
+            categories: list[str] | np.ndarray | None = None) -> Matcher:
+        """Learn from candidate pairs labelled same (1) / different (0) product, and of which category each is."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         if len(np.unique(same)) < 2:
             return cls(None, {"kind": "default", "why": "training pairs of one class only"})
+        known: dict[str, int] = {}
+        if categories is not None and len(set(categories)) > 1:
+            common = [c for c, _ in Counter(categories).most_common(MAX_CATEGORIES)]
+            known = {c: k for k, c in enumerate(sorted(common))}
         model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.08, max_leaf_nodes=31,
-                                               l2_regularization=1.0, random_state=seed)
-        model.fit(features, same)
-        return cls(model, {"kind": "boosted", "pairs": int(len(same)), "positives": int(same.sum())})
+                                               l2_regularization=1.0, random_state=seed,
+                                               categorical_features=[features.shape[1]] if known else None)
+        matcher = cls(model, {"kind": "boosted", "pairs": int(len(same)), "positives": int(same.sum()),
+                              "categories": len(known)}, known)
+        model.fit(matcher._inputs(features, categories), same)
+        return matcher
 
-    def scores(self, features: np.ndarray, photos: bool = False, titles: bool = True) -> np.ndarray:
-        """Match probability (learned) or rule score of feature rows; `photos`/`titles` as `default_scores`."""
+    def _inputs(self, features: np.ndarray, categories: list[str] | np.ndarray | None) -> np.ndarray:
+        if not self.categories:
+            return features
+        if categories is None:
+            categories = [""] * len(features)
+        codes = np.asarray([self.categories.get(c, np.nan) for c in categories], dtype=np.float32)
+        return np.hstack([features, codes[:, None]])
+
+    def scores(self, features: np.ndarray, photos: bool = False, titles: bool = True,
+               categories: list[str] | np.ndarray | None = None) -> np.ndarray:
+        """Match probability (learned) or rule score of feature rows; `photos`/`titles` as `default_scores`,
+        `categories` the pairs' category (the learned model's input when it was fitted with them)."""
         if self.model is None or len(features) == 0:
             return default_scores(features, photos, titles)
-        return self.model.predict_proba(features)[:, 1].astype(np.float32)
+        return self.model.predict_proba(self._inputs(features, categories))[:, 1].astype(np.float32)
 
     @property
     def kind(self) -> str:

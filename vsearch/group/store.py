@@ -11,7 +11,7 @@ from vsearch.core.atomic import atomic_path
 from vsearch.group.build import Grouping
 from vsearch.group.errors import GroupError
 
-STATE_VERSION = 4
+STATE_VERSION = 5
 
 
 def state_path(groups_csv: Path) -> Path:

@@ -39,6 +39,8 @@ class TitleSets:
         code_text: [v_codes] the codes as str.
         first_word: [n] id of the lower-cased first word of the title (-1: empty title).
         squashed: [n] `squash(title)`.
+        idf: [v] inverse document frequency of each column over these offers (`log((n + 1) / (df + 1)) + 1`):
+            how rare a word, code or number is, so a pair can tell a rare token it disagrees on from a common one.
     """
 
     sets: Any
@@ -52,6 +54,7 @@ class TitleSets:
     code_text: np.ndarray
     first_word: np.ndarray
     squashed: np.ndarray
+    idf: np.ndarray
 
     @classmethod
     def of(cls, parts: list[TitleParts], titles: list[str]) -> TitleSets:
@@ -96,10 +99,24 @@ class TitleSets:
                                 dtype=np.int64)
         sets = sp.csr_matrix((np.ones(len(cols), np.float32), np.asarray(cols, dtype=np.int64),
                               np.asarray(ptr, dtype=np.int64)), shape=(n, v))
+        df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=v)
+        idf = (np.log((n + 1) / (df + 1)) + 1).astype(np.float32)
         return cls(sets, family, qty_unit, np.asarray(code_ptr, dtype=np.int64),
                    np.asarray(code_cols, dtype=np.int64), chars, np.asarray([len(c) for c in text], dtype=np.int64),
                    code_row, np.asarray(text, dtype=object), first_word,
-                   np.asarray([squash(t) for t in titles], dtype=object))
+                   np.asarray([squash(t) for t in titles], dtype=object), idf)
+
+    def rows(self, positions: list[int] | np.ndarray) -> TitleSets:
+        """The sets of some offers, with the columns (and their rarity) of all: a matcher trained on a subset sees
+        the same idf as the grouping it then scores."""
+        pos = np.asarray(positions, dtype=np.int64)
+        counts = self.code_ptr[pos + 1] - self.code_ptr[pos]
+        starts = np.repeat(self.code_ptr[pos], counts)
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        code_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return TitleSets(self.sets[pos], self.family, self.qty_unit, code_ptr, self.code_ids[starts + offsets],
+                         self.code_chars, self.code_len, self.code_row, self.code_text, self.first_word[pos],
+                         self.squashed[pos], self.idf)
 
     def counts(self) -> np.ndarray:
         """[n, len(FAMILIES)] set sizes of each offer."""
