@@ -71,10 +71,30 @@ def test_thumbnail_sees_one_photo_at_two_sizes(renditions: dict[str, list[dict[s
     assert np.median(np.diag(corr)) > 0.99 > np.median(corr[~np.eye(24, dtype=bool)])
 
 
+@pytest.fixture(scope="module")
+def renditions_index(renditions: dict[str, list[dict[str, str]]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All 72 + 24 photos of `renditions` indexed together (EfficientNet-Lite0), each its own product."""
+    return _index(renditions["224"] + renditions["small_twins"] + renditions["small_only"],
+                  tmp_path_factory.mktemp("renditions"))
+
+
+def test_faiss_candidates_equal_exact_search_on_real_image_vectors(renditions_index: Path) -> None:
+    from vsearch.group.candidates import block_knn, faiss_knn
+    from vsearch.group.photos import IndexSource, read_index_offers
+
+    offers, photos, bad = read_index_offers(IndexSource(str(renditions_index)))
+    assert len(offers) == 96 and not bad
+    blocks = [np.arange(0, 50), np.arange(50, 96)]
+    for vectors in (photos.x, photos.thumb):
+        a, b = faiss_knn(vectors, 5, blocks), block_knn(vectors, 5, blocks)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        assert np.allclose(a[2], b[2], atol=1e-5)
+
+
 def test_build_from_index_groups_renditions_by_photo(renditions: dict[str, list[dict[str, str]]],
-                                                     tmp_path: Path) -> None:
+                                                     renditions_index: Path, tmp_path: Path) -> None:
     rows = renditions["224"] + renditions["small_twins"] + renditions["small_only"]
-    index = _index(rows, tmp_path)
+    index = renditions_index
     out = tmp_path / "groups.csv"
     res = runner.invoke(app, ["group", "build", "--index", str(index), "--seller-column", "source", "--title-column",
                               "title", "--out", str(out), "--json"])

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from vsearch.core.log import Progress, no_progress, timed
-from vsearch.group.candidates import NGRAM_RANGE, TitleVectoriser, block_knn, category_blocks, sparse_knn
+from vsearch.group.candidates import NGRAM_RANGE, TitleVectoriser, category_blocks, faiss_knn, sparse_knn
 from vsearch.group.cluster import greedy_merge, label_propagation
 from vsearch.group.errors import GroupError
 from vsearch.group.features import pair_features, row_cosine
@@ -193,8 +193,8 @@ def candidate_pairs(enc: Encoded, config: GroupConfig,
     if enc.photos is not None and config.photo_k > 0:
         extra += [(enc.photos.x, config.photo_k), (enc.photos.thumb, config.photo_k)]
     n = len(offers) + 1
-    for vectors, k in extra:  # exact, quadratic in the category: photo catalogues are grouped by the 10k, not 1M
-        a, b, _ = block_knn(vectors, k, blocks)
+    for vectors, k in extra:  # FAISS flat: exact, quadratic in the category (photo catalogues of 10ks, not 1M)
+        a, b, _ = faiss_knn(vectors, k, blocks)
         new = ~np.isin(a * n + b, i * n + j)
         a, b = a[new], b[new]
         i, j = np.concatenate([i, a]), np.concatenate([j, b])

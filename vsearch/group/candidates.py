@@ -152,6 +152,38 @@ def block_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no_
     return i[first], j[first], s[first]
 
 
+def faiss_knn(vectors: np.ndarray, k: int, blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-`k` inner-product neighbours of every dense unit row (image, thumbnail or sentence-model vectors) among
+    the rows of its own block, by a FAISS flat index per block (exact; positive similarities only).
+
+    Returns:
+        (i, j, sim) arrays with i < j, each unordered pair once.
+    """
+    import faiss
+
+    out_i, out_j, out_s = [], [], []
+    for rows in blocks:
+        if len(rows) < 2:
+            continue
+        xb = np.ascontiguousarray(vectors[rows], dtype=np.float32)
+        index = faiss.IndexFlatIP(xb.shape[1])
+        index.add(xb)
+        kk = min(k + 1, len(rows))
+        sim, nbr = index.search(xb, kk)
+        src = np.repeat(np.arange(len(rows)), kk)
+        dst, val = nbr.ravel(), sim.ravel()
+        keep = (dst >= 0) & (dst != src) & (val > 0)
+        a, b = rows[src[keep]], rows[dst[keep]]
+        out_i.append(np.minimum(a, b))
+        out_j.append(np.maximum(a, b))
+        out_s.append(val[keep].astype(np.float32))
+    if not out_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    i, j, s = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
+    _, first = np.unique(i.astype(np.int64) * (len(vectors) + 1) + j, return_index=True)
+    return i[first], j[first], s[first]
+
+
 def sparse_knn(x: Any, k: int, blocks: list[np.ndarray], budget: int = 4000, exact_max: int = 0,
                progress: Progress = no_progress, workers: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-`k` cosine neighbours of every row within its block, through the inverted index over each row's rarest
