@@ -48,7 +48,7 @@ def main() -> None:
         np.save(args.cache, dense)
     base = GroupConfig()
     parts = [parse_title(t) for t in offers.titles]
-    vec = TitleVectoriser.fit(offers.titles, parts, base.code_weight)
+    vec = TitleVectoriser.fit_transform(offers.titles, parts, base.code_weight)[0]
     labels = np.asarray([truth[o] for o in offers.ids], dtype=object)
     val = np.where(np.asarray([split_of(c) for c in labels]) == "val")[0]
     n_true = sum(c * (c - 1) // 2 for c in np.unique(labels[val], return_counts=True)[1])

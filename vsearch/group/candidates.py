@@ -44,11 +44,6 @@ class TitleVectoriser:
     code_weight: float
 
     @classmethod
-    def fit(cls, titles: list[str], parts: list[TitleParts], code_weight: float = 0.7,
-            ngram_range: tuple[int, int] = NGRAM_RANGE) -> TitleVectoriser:
-        return cls.fit_transform(titles, parts, code_weight, ngram_range)[0]
-
-    @classmethod
     def fit_transform(cls, titles: list[str], parts: list[TitleParts], code_weight: float = 0.7,
                       ngram_range: tuple[int, int] = NGRAM_RANGE, workers: int = 1) -> tuple[TitleVectoriser, Any, Any]:
         """The fitted vectoriser and `transform` of the same titles, reading each title once."""

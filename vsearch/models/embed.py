@@ -57,10 +57,9 @@ def _collate(items: list[tuple[int, torch.Tensor | None, str | None]]) -> tuple[
 
 def default_workers() -> int:
     """Decode workers: one per spare core, at least one, so decoding overlaps the forward pass."""
-    import os
+    from vsearch.core.cpus import usable_cpus
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, cores - 1))
+    return max(1, min(8, usable_cpus() - 1))
 
 
 def photo_batches(embedder: ImageEmbedder, paths: Sequence[Path | str], batch_size: int = 64,
