@@ -121,6 +121,9 @@ def test_assign_reads_new_products_of_the_index(renditions: dict[str, list[dict[
     before = out.read_text()
     res = runner.invoke(app, ["group", "assign", "--groups", str(out), "--json"])
     assert res.exit_code == 1 and "grouped already" in json.loads(res.stdout)["error"]
+    res = runner.invoke(app, ["group", "assign", str(write_rows(tmp_path / "x.csv", renditions["small_only"][:2])),
+                              "--groups", str(out), "--json"])
+    assert res.exit_code == 1 and "vsearch index add" in json.loads(res.stdout)["error"]
 
     added = write_rows(tmp_path / "new.csv", renditions["small_twins"])
     res = runner.invoke(app, ["index", "add", str(added), "--index", str(index), "--allow-outside-paths", "--json"])

@@ -181,10 +181,14 @@ def assign_command(
     """Put new offers into existing groups or open new ones, without regrouping the catalogue."""
     with user_errors(as_json):
         from vsearch.group.assign import assign_offers, new_index_offers
+        from vsearch.group.errors import GroupError
         from vsearch.group.offers import read_offers
         from vsearch.group.store import load_grouping, save_grouping
 
         grouping = load_grouping(groups)
+        if new is not None and grouping.source is not None:
+            raise GroupError(f"{groups} was built from the index {grouping.source.index}: add the new photos to it "
+                             "(vsearch index add) and run vsearch group assign without a CSV")
         with progress_bar(not as_json) as progress:
             if new is None:
                 data, photos = new_index_offers(grouping, progress)
