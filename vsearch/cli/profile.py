@@ -61,18 +61,22 @@ def heads_command(
     report: Annotated[Path | None, typer.Option("--report", help="Also write the JSON report here.")] = None,
     titles: Annotated[bool, typer.Option("--titles/--no-titles", help="Also train image+title attribute heads "
                                          "(used for catalogue products; bare photos read the image heads).")] = True,
+    c_grid: Annotated[str | None, typer.Option("--c-grid", metavar="C,C,...", help="Regularisation values tried "
+                                               "per head, the best on the validation split kept (default "
+                                               "0.001,0.003,0.01,0.03).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train attribute heads (with n/a where an article type lacks the attribute) and style-tag heads."""
     with user_errors(as_json):
         from vsearch.index.products import load_products
         from vsearch.profiles.heads import save_model
-        from vsearch.profiles.train import train_model
+        from vsearch.profiles.train import HeadConfig, parse_grid, train_model
 
+        cfg = HeadConfig(grid=parse_grid(c_grid)) if c_grid is not None else HeadConfig()
         products = load_products(resolve_index(index), labels)
         with progress_bar(not as_json) as progress:
             model, result = train_model(products, _columns(column, products), styles=styles or None,
-                                        titles=titles, progress=progress)
+                                        cfg=cfg, titles=titles, progress=progress)
         save_model(out, model)
         result["heads_path"] = str(out)
         _write_json(report, result)
