@@ -175,7 +175,9 @@ def score_pairs(enc: Encoded, matcher: Matcher | None, i: np.ndarray, j: np.ndar
     f = pair_features(i, j, sim, row_cosine(enc.xc, i, j, workers=enc.workers), enc.sets, enc.dense, enc.workers)
     if enc.photos is not None:
         f = np.hstack([f, enc.photos.features(i, j)])
-    categories = np.asarray(enc.offers.categories, dtype=object)[i]  # candidates share their category
+    categories = None
+    if matcher is not None and matcher.categories:  # an input of the learned model only; candidates share theirs
+        categories = np.asarray(enc.offers.categories, dtype=object)[i]
     return f, (matcher or Matcher()).scores(f, enc.photos is not None, enc.titled, categories)
 
 

@@ -139,11 +139,16 @@ def block_knn(x: Any, k: int, blocks: list[np.ndarray], progress: Progress = no_
             out_s.append(vals[keep].astype(np.float32))
             done += len(local)
             progress("candidates", done, total)
+    return _pairs_once(out_i, out_j, out_s, int(x.shape[0]))
+
+
+def _pairs_once(out_i: list[np.ndarray], out_j: list[np.ndarray], out_s: list[np.ndarray],
+                n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The concatenated (i < j, sim) pairs of a kNN search, each unordered pair once (found from both ends)."""
     if not out_i:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
     i, j, s = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
-    key = i.astype(np.int64) * (int(x.shape[0]) + 1) + j
-    _, first = np.unique(key, return_index=True)
+    _, first = np.unique(i.astype(np.int64) * (n + 1) + j, return_index=True)
     return i[first], j[first], s[first]
 
 
@@ -172,11 +177,7 @@ def faiss_knn(vectors: np.ndarray, k: int, blocks: list[np.ndarray]) -> tuple[np
         out_i.append(np.minimum(a, b))
         out_j.append(np.maximum(a, b))
         out_s.append(val[keep].astype(np.float32))
-    if not out_i:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    i, j, s = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
-    _, first = np.unique(i.astype(np.int64) * (len(vectors) + 1) + j, return_index=True)
-    return i[first], j[first], s[first]
+    return _pairs_once(out_i, out_j, out_s, len(vectors))
 
 
 def sparse_knn(x: Any, k: int, blocks: list[np.ndarray], budget: int = 4000, exact_max: int = 0,

@@ -81,14 +81,15 @@ def _rarity(si: Any, sj: Any, shared: Any, weights: np.ndarray) -> list[np.ndarr
     for all tokens also the idf share of the tokens that differ."""
     if not weights.shape[0]:  # no title has a token (photos only)
         return [np.zeros(si.shape[0])] * (2 * weights.shape[1] + 1)
-    diff = (si + sj - 2 * shared).tocsr()
+    both = si + sj
+    diff = (both - 2 * shared).tocsr()
     cols = []
     for g in range(weights.shape[1]):
         w = weights[:, g][None, :]
         cols.append(diff.multiply(w).tocsr().max(axis=1).toarray().ravel())
         cols.append(shared.multiply(w).tocsr().max(axis=1).toarray().ravel())
         if g == 0:
-            total = np.asarray((si + sj) @ weights[:, 0]).ravel()
+            total = np.asarray(both @ weights[:, 0]).ravel()
             cols.append(np.asarray(diff @ weights[:, 0]).ravel() / np.maximum(total, 1e-6))
     return cols
 

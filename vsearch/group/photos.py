@@ -17,6 +17,7 @@ import numpy as np
 
 from vsearch.core.log import Progress, no_progress
 from vsearch.group.errors import GroupError
+from vsearch.group.features import neighbour_ranks
 from vsearch.group.offers import Offers
 
 THUMB_SIDE = 16
@@ -45,8 +46,6 @@ class Photos:
     def features(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """[n_pairs, len(PHOTO_FEATURES)] float32 of the pairs (i[p], j[p]): image cosine, thumbnail correlation
         and the rank of each among the other's scored pairs by image cosine."""
-        from vsearch.group.features import neighbour_ranks
-
         sim = np.einsum("pd,pd->p", self.x[i], self.x[j]).astype(np.float32)
         r_ij, r_ji = neighbour_ranks(i, j, sim, len(self.x))
         return np.stack([sim, np.einsum("pd,pd->p", self.thumb[i], self.thumb[j]), r_ij, r_ji],
@@ -107,20 +106,13 @@ def read_index_offers(source: IndexSource, exclude: set[str] | frozenset[str] = 
         GroupError: no such index, a named column that no product has, an empty title.
     """
     from vsearch.core.errors import VsearchError
-    from vsearch.index.manifest import STORE
     from vsearch.index.products import load_products
-    from vsearch.index.store import Store
 
     index_dir = Path(source.index)
     try:
         products = load_products(index_dir)
-        with Store(index_dir / STORE, readonly=True) as store:
-            entries = store.row_entries("image")
     except VsearchError as exc:
         raise GroupError(str(exc)) from None
-    first: dict[str, str] = {}
-    for _, pid, path in entries:
-        first.setdefault(pid, path)
     known = products.columns()
     for option, col in (("--title-column", source.title), ("--seller-column", source.seller),
                         ("--category-column", source.category)):
@@ -137,6 +129,6 @@ def read_index_offers(source: IndexSource, exclude: set[str] | frozenset[str] = 
     if empty:
         raise GroupError(f"index {index_dir}: product {empty[0]} has an empty '{source.title}' ({len(empty)} "
                          "products do)")
-    thumbs, bad = thumbnails([first[pid] for pid in ids], progress)
+    thumbs, bad = thumbnails([products.photos[k] for k in keep], progress)
     offers = Offers(ids, titles, column(source.seller), column(source.category))
     return offers, Photos(products.x[keep], thumbs), bad

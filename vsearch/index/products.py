@@ -36,6 +36,7 @@ class Products:
         t: `[n, dt]` unit title vectors of the index's text model (a zero row where a product has none), or
             None when the index stores no titles.
         text: the stamp of that text model (`text_model`, `text_weights_id`, `text_dim`); {} without titles.
+        photos: the path of each product's first photo, as the index stored it.
     """
 
     ids: list[str]
@@ -45,6 +46,7 @@ class Products:
     backbone: dict[str, object]
     t: np.ndarray | None = None
     text: dict[str, object] = field(default_factory=dict)
+    photos: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> list[str]:
         """The value of `name` per product; "" where unknown."""
@@ -89,8 +91,10 @@ def load_products(index_dir: str | Path, labels: str | Path | None = None) -> Pr
         if not len(vectors) or len(entries) != len(vectors):
             raise IndexMissingError(f"index {index_dir} has no readable image vectors")
         rows_of: dict[str, list[int]] = {}
-        for i, (_, pid, _) in enumerate(entries):
+        first_photo: dict[str, str] = {}
+        for i, (_, pid, source) in enumerate(entries):
             rows_of.setdefault(pid, []).append(i)
+            first_photo.setdefault(pid, source)
         ids = list(rows_of)
         stored = store.get_products(ids)
         titles = _title_vectors(store, ids) if manifest.text_model else None
@@ -99,7 +103,7 @@ def load_products(index_dir: str | Path, labels: str | Path | None = None) -> Pr
     meta = [{**(m or {}), **extra.get(pid, {})} for pid, m in zip(ids, stored)]
     split = np.array([split_of(pid) for pid in ids])
     return Products(ids, x, split, meta, backbone_stamp(manifest), titles,
-                    text_stamp(manifest) if titles is not None else {})
+                    text_stamp(manifest) if titles is not None else {}, [first_photo[pid] for pid in ids])
 
 
 def text_stamp(manifest: Manifest) -> dict[str, object]:
