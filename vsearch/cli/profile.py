@@ -64,19 +64,24 @@ def heads_command(
     c_grid: Annotated[str | None, typer.Option("--c-grid", metavar="C,C,...", help="Regularisation values tried "
                                                "per head, the best on the validation split kept (default "
                                                "0.001,0.003,0.01,0.03).")] = None,
+    description: Annotated[str, typer.Option(help="Labels column of product descriptions for description heads, "
+                                             "trained on every training-split product of the labels file ('' for "
+                                             "none).")] = "description",
     as_json: JsonOpt = False,
 ) -> None:
     """Train attribute heads (with n/a where an article type lacks the attribute) and style-tag heads."""
     with user_errors(as_json):
-        from vsearch.index.products import load_products
+        from vsearch.index.products import load_products, read_labels
         from vsearch.profiles.heads import save_model
         from vsearch.profiles.train import HeadConfig, parse_grid, train_model
 
         cfg = HeadConfig(grid=parse_grid(c_grid)) if c_grid is not None else HeadConfig()
         products = load_products(resolve_index(index), labels)
+        corpus = read_labels(labels) if labels is not None and description else None
         with progress_bar(not as_json) as progress:
             model, result = train_model(products, _columns(column, products), styles=styles or None,
-                                        cfg=cfg, titles=titles, progress=progress)
+                                        cfg=cfg, titles=titles, corpus=corpus, description=description or None,
+                                        progress=progress)
         save_model(out, model)
         result["heads_path"] = str(out)
         _write_json(report, result)
@@ -88,10 +93,11 @@ def heads_command(
         stdout.print(f"  {name:<22} test acc {r['accuracy']:.3f}  balanced {r['balanced_accuracy']:.3f}  "
                      f"(majority {r['majority']['accuracy']:.3f}, chance balanced {r['chance_balanced_accuracy']:.3f}; "
                      f"n={r['test']})", highlight=False)
-        if "with_titles" in r:
-            w = r["with_titles"]
-            stdout.print(f"  {'  + titles':<22} test acc {w['accuracy']:.3f}  balanced {w['balanced_accuracy']:.3f}",
-                         highlight=False)
+        for key, what in (("with_titles", "+ titles"), ("with_description", "+ description")):
+            if key in r:
+                w = r[key]
+                stdout.print(f"  {'  ' + what:<22} test acc {w['accuracy']:.3f}  balanced "
+                             f"{w['balanced_accuracy']:.3f}", highlight=False)
     for tag, r in result.get("styles", {}).get("tags", {}).items():
         stdout.print(f"  {tag:<22} test AP {r['ap'] or 0:.3f}  F1 {r['f1']:.3f}  (base rate {r['base_rate']:.3f}; "
                      f"{r['test_positives']} positives)", highlight=False)
@@ -189,19 +195,19 @@ def recommend_command(
     with user_errors(as_json):
         from vsearch.index.products import load_products
         from vsearch.profiles.profile import Scoring, load_profiles
-        from vsearch.profiles.recommend import liked_vectors, photo_vectors, recommend
+        from vsearch.profiles.recommend import liked_rows, photo_vectors, recommend
 
         index_dir = resolve_index(index)
         prof = load_profiles(_profiles_path(index_dir, profiles))
         scoring = Scoring(mode or prof.scoring.mode, prof.scoring.alpha, match or prof.scoring.match)
         products = load_products(index_dir, labels)
         if liked:
-            q_x, q_t = liked_vectors(products, liked)
-        else:  # a bare photo has no title: the image-only heads read it
+            result = recommend(prof, products, liked=liked_rows(products, liked), top=top, top_products=products_n,
+                               exclude=liked, scoring=scoring)
+        else:  # a bare photo has no title or description: the image-only heads read it
             check_photos(list(photo or []))
-            q_x, q_t = photo_vectors(index_dir, list(photo or []), device=None if device == "auto" else device), None
-        result = recommend(prof, products, q_x, q_t=q_t, top=top, top_products=products_n, exclude=liked or (),
-                           scoring=scoring)
+            q_x = photo_vectors(index_dir, list(photo or []), device=None if device == "auto" else device)
+            result = recommend(prof, products, q_x, top=top, top_products=products_n, scoring=scoring)
     if as_json:
         print_json(result)
         return

@@ -8,7 +8,9 @@ on the validation split.
 
 An attribute head may come twice: on the image vector alone, and on the image and title vectors side by side
 (`inputs="image+title"`). A catalogue product has its title and gets the second; a shopper's bare photo has none
-and gets the first, so one model answers both.
+and gets the first, so one model answers both. A third head on the words of the product's description
+(`inputs="description"`, `vsearch.profiles.words`) re-weighs the attribute's real classes of a product that has a
+description (`fuse`); its weight was chosen on the validation split.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import numpy as np
 
 from vsearch.core.atomic import atomic_path
 from vsearch.core.errors import BadQueryError, IndexMismatchError, IndexMissingError
+from vsearch.profiles.words import DescriptionWords
 
 NA = "n/a"
-HEADS_VERSION = 2
-READS_VERSIONS = (1, 2)
-IMAGE, IMAGE_TITLE = "image", "image+title"
+HEADS_VERSION = 3
+READS_VERSIONS = (1, 2, 3)
+IMAGE, IMAGE_TITLE, DESCRIPTION = "image", "image+title", "description"
 
 
 @dataclass
@@ -42,17 +45,37 @@ class LinearHead:
     source: str = ""
     applies_to: list[str] | None = None
     inputs: str = IMAGE
+    weight: float = 1.0
 
-    def logits(self, z: np.ndarray) -> np.ndarray:
-        return z @ self.coef.T + self.intercept
+    def logits(self, z: Any) -> np.ndarray:
+        """`z` a dense array or, for a description head, a CSR matrix."""
+        return np.asarray(z @ self.coef.T) + self.intercept
 
-    def proba(self, z: np.ndarray) -> np.ndarray:
+    def proba(self, z: Any) -> np.ndarray:
         """`[n, K]` class probabilities (multiclass) or `[n, 1]` tag probability, from standardised `z`."""
         s = self.logits(z)
         if self.kind == "tag":
             return 1.0 / (1.0 + np.exp(-np.clip(s, -40, 40)))
         e = np.exp(s - s.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+
+
+def fuse(p: np.ndarray, labels: list[str], p_desc: np.ndarray, desc_labels: list[str], weight: float) -> np.ndarray:
+    """`p` `[n, K]` with its real classes multiplied by the description head's probabilities to the power `weight`
+    and renormalised to their old total, so the `n/a` probability (which a description cannot judge) is kept.
+
+    A real class the description head lacks keeps its own probability times the geometric mean of the others'
+    factors (neither favoured nor dropped)."""
+    out = np.array(p, np.float64, copy=True)
+    real = [j for j, c in enumerate(labels) if c != NA]
+    col = {c: k for k, c in enumerate(desc_labels)}
+    log_f = np.log(np.maximum(p_desc, 1e-9)) * weight
+    mean_f = log_f.mean(axis=1)
+    log_q = np.stack([np.log(np.maximum(out[:, j], 1e-12)) + (log_f[:, col[labels[j]]] if labels[j] in col
+                                                              else mean_f) for j in real], axis=1)
+    q = np.exp(log_q - log_q.max(axis=1, keepdims=True))
+    out[:, real] = q / q.sum(axis=1, keepdims=True) * out[:, real].sum(axis=1, keepdims=True)
+    return out
 
 
 @dataclass
@@ -67,6 +90,7 @@ class TagModel:
     title_mean: np.ndarray | None = None
     title_std: np.ndarray | None = None
     text: dict[str, Any] = field(default_factory=dict)
+    words: DescriptionWords | None = None
 
     def standardise(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, np.float32) - self.mean) / self.std
@@ -86,6 +110,15 @@ class TagModel:
         return {h.name: h for h in self.heads if h.inputs == IMAGE_TITLE}
 
     @property
+    def description_heads(self) -> dict[str, LinearHead]:
+        return {h.name: h for h in self.heads if h.inputs == DESCRIPTION} if self.words is not None else {}
+
+    @property
+    def description_column(self) -> str | None:
+        """The labels column the description heads read (None without them)."""
+        return str(self.extra.get("description_column", "description")) if self.description_heads else None
+
+    @property
     def tag_names(self) -> list[str]:
         """Names of the tag-vector entries: style tags as they are, attribute classes as "Column: Class"."""
         out = []
@@ -100,31 +133,41 @@ class TagModel:
                                      f"{self.text.get('text_dim')}), not {stamp.get('text_model')} "
                                      f"(dim {stamp.get('text_dim')})")
 
-    def probabilities(self, x: np.ndarray, t: np.ndarray | None = None) -> list[tuple[LinearHead, np.ndarray]]:
-        """Each head's `[n, K]` probabilities; rows with a title (non-zero row of `t`) read the image+title head."""
+    def probabilities(self, x: np.ndarray, t: np.ndarray | None = None,
+                      d: list[str] | None = None) -> list[tuple[LinearHead, np.ndarray]]:
+        """Each head's `[n, K]` probabilities; rows with a title (non-zero row of `t`) read the image+title head,
+        rows with a description (non-empty `d[i]`) are then re-weighed by the description head (`fuse`)."""
         z = self.standardise(x)
         titled = self.title_heads if t is not None else {}
         has = np.linalg.norm(t, axis=1) > 0 if titled and t is not None else np.zeros(len(x), bool)
         zt = self.standardise_with_titles(x[has], t[has]) if has.any() and t is not None else None
+        described = self.description_heads if d is not None else {}
+        has_d = np.array([bool(s and s.strip()) for s in d]) if described and d is not None else np.zeros(len(x), bool)
+        words = self.words.transform([d[i] for i in np.flatnonzero(has_d)]) \
+            if has_d.any() and self.words is not None and d is not None else None
         out = []
         for h in self.image_heads:
             p = h.proba(z)
             if zt is not None and h.name in titled:
                 p[has] = titled[h.name].proba(zt)
+            if words is not None and h.name in described:
+                dh = described[h.name]
+                p[has_d] = fuse(p[has_d], h.labels, dh.proba(words), dh.labels, dh.weight)
             out.append((h, p))
         return out
 
-    def tag_matrix(self, x: np.ndarray, t: np.ndarray | None = None) -> np.ndarray:
+    def tag_matrix(self, x: np.ndarray, t: np.ndarray | None = None, d: list[str] | None = None) -> np.ndarray:
         """`[n, T]` probability of each tag of `tag_names` for `[n, d]` image vectors (n/a classes left out),
-        read with titles `[n, dt]` where given."""
+        read with titles `[n, dt]` and descriptions `d` where given."""
         parts = [p if h.kind == "tag" else p[:, [j for j, c in enumerate(h.labels) if c != NA]]
-                 for h, p in self.probabilities(x, t)]
+                 for h, p in self.probabilities(x, t, d)]
         return np.concatenate(parts, axis=1).astype(np.float32) if parts else np.zeros((len(x), 0), np.float32)
 
-    def predict(self, x: np.ndarray, t: np.ndarray | None = None) -> list[dict[str, Any]]:
+    def predict(self, x: np.ndarray, t: np.ndarray | None = None,
+                d: list[str] | None = None) -> list[dict[str, Any]]:
         """Per row: each attribute's most likely class with its probability, and the style tags over threshold."""
         out: list[dict[str, Any]] = [{"attributes": {}, "tags": []} for _ in range(len(x))]
-        for h, p in self.probabilities(x, t):
+        for h, p in self.probabilities(x, t, d):
             for row in range(len(x)):
                 if h.kind == "tag":
                     if p[row, 0] >= h.threshold:
@@ -147,6 +190,8 @@ def model_arrays(model: TagModel) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {"mean": model.mean, "std": model.std}
     if model.title_mean is not None and model.title_std is not None:
         arrays["title_mean"], arrays["title_std"] = model.title_mean, model.title_std
+    if model.words is not None:
+        arrays["words_vocab"], arrays["words_idf"] = model.words.vocab, model.words.idf
     specs = []
     for k, h in enumerate(model.heads):
         arrays[f"coef_{k}"], arrays[f"intercept_{k}"] = h.coef, h.intercept
@@ -172,9 +217,10 @@ def model_from_arrays(data: Any, where: str) -> TagModel:
              for k, spec in enumerate(meta["heads"])]
     names = set(getattr(data, "files", None) or data)
     titled = "title_mean" in names
+    words = DescriptionWords(data["words_vocab"], data["words_idf"]) if "words_vocab" in names else None
     return TagModel(meta["backbone"], data["mean"], data["std"], heads, meta.get("extra", {}),
                     data["title_mean"] if titled else None, data["title_std"] if titled else None,
-                    meta.get("text", {}))
+                    meta.get("text", {}), words)
 
 
 def load_model(path: str | Path) -> TagModel:

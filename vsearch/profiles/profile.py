@@ -160,11 +160,18 @@ def profile_matrices(tag_rows: np.ndarray, x: np.ndarray, members: list[np.ndarr
     return tags, emb
 
 
+def product_descriptions(model: TagModel, products: Products) -> list[str] | None:
+    """Each product's description for the model's description heads (None when it has none to read)."""
+    column = model.description_column
+    return products.column(column) if column and column in products.columns() else None
+
+
 def product_tags(model: TagModel, products: Products) -> np.ndarray:
-    """`[n, T]` tag vector of every product, read with its title where the model has title heads."""
+    """`[n, T]` tag vector of every product, read with its title and description where the model has heads for
+    them."""
     model.check_backbone(products.backbone)
     model.check_text(products.text)
-    return model.tag_matrix(products.x, products.t)
+    return model.tag_matrix(products.x, products.t, product_descriptions(model, products))
 
 
 def group_rows(values: list[str], min_size: int = 1) -> dict[str, np.ndarray]:

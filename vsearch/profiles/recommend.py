@@ -19,8 +19,8 @@ from vsearch.index.products import Products
 from vsearch.profiles.profile import Matrices, Profiles, Scoring, explain, product_tags, scores, top_tags
 
 
-def liked_vectors(products: Products, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """`[n, d]` image vectors of liked products and their `[n, dt]` title vectors (None in an index without titles).
+def liked_rows(products: Products, ids: Sequence[str]) -> list[int]:
+    """Rows of the liked products.
 
     Raises:
         UnknownProductError: an id the index lacks.
@@ -29,8 +29,7 @@ def liked_vectors(products: Products, ids: Sequence[str]) -> tuple[np.ndarray, n
     unknown = [i for i in ids if i not in pos]
     if unknown:
         raise UnknownProductError(f"unknown product id(s): {', '.join(unknown)}")
-    rows = [pos[i] for i in ids]
-    return products.x[rows], None if products.t is None else products.t[rows]
+    return [pos[i] for i in ids]
 
 
 def photo_vectors(index_dir: str | Path, photos: Sequence[str | Path], device: str | None = "cpu") -> np.ndarray:
@@ -48,17 +47,20 @@ def photo_vectors(index_dir: str | Path, photos: Sequence[str | Path], device: s
     return np.asarray(embedder.encode_images(batch), np.float32)
 
 
-def recommend(profiles: Profiles, products: Products, q_x: np.ndarray, *, q_t: np.ndarray | None = None,
-              top: int = 10, top_products: int = 10, exclude: Sequence[str] = (),
+def recommend(profiles: Profiles, products: Products, q_x: np.ndarray | None = None, *,
+              liked: Sequence[int] = (), top: int = 10, top_products: int = 10, exclude: Sequence[str] = (),
               scoring: Scoring | None = None) -> dict[str, Any]:
-    """Groups and products ranked for the shopper whose liked photos have image vectors `q_x` `[n, d]` (and, for
-    liked catalogue products, title vectors `q_t`)."""
-    if not len(q_x):
-        raise BadQueryError("nothing liked: give product ids or photos")
+    """Groups and products ranked for the shopper who liked the catalogue products at rows `liked` (read like every
+    product: with their title and description) or gave photos with image vectors `q_x` `[n, d]` (image heads)."""
     model = profiles.model
     p_tags = product_tags(model, products)
     names = model.tag_names
-    q_tags = model.tag_matrix(q_x, q_t).mean(axis=0, keepdims=True)
+    if liked:
+        q_x, q_tags = products.x[list(liked)], p_tags[list(liked)].mean(axis=0, keepdims=True)
+    elif q_x is not None and len(q_x):
+        q_tags = model.tag_matrix(q_x).mean(axis=0, keepdims=True)
+    else:
+        raise BadQueryError("nothing liked: give product ids or photos")
     q_emb = q_x.mean(axis=0, keepdims=True)
     q_emb /= max(float(np.linalg.norm(q_emb)), 1e-12)
     q_z = profiles.z(q_tags)

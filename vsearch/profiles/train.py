@@ -2,6 +2,9 @@
 
 Settings (the regularisation C of each head) are chosen on the validation split; test figures are measured
 once, at the end. Class-balanced: every class weighs the same in the loss (balanced accuracy is the goal).
+
+Description heads learn from every product of the labels file in the training split (by id, `vsearch.core.split`),
+photographed or not; their C and fusion weight are chosen on the index's validation products, like the others.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import numpy as np
 
 from vsearch.core.errors import BadQueryError
 from vsearch.core.log import Progress, no_progress
-from vsearch.index.products import Products
-from vsearch.profiles.heads import IMAGE, IMAGE_TITLE, NA, LinearHead, TagModel
+from vsearch.core.split import split_of
+from vsearch.index.products import MISSING, Products
+from vsearch.profiles.heads import DESCRIPTION, IMAGE, IMAGE_TITLE, NA, LinearHead, TagModel, fuse
 from vsearch.profiles.vocab import STYLE_VOCAB_VERSION, mine_styles
+from vsearch.profiles.words import DescriptionWords
 
 _logger = logging.getLogger(__name__)
 
@@ -40,6 +45,38 @@ class HeadConfig:
     min_count: int = 5
     type_column: str = "articleType"
     max_iter: int = 300
+    description_grid: tuple[float, ...] = (1.0, 4.0, 16.0)
+    fusion_weights: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+
+@dataclass
+class DescriptionInputs:
+    """What the description heads read: the fitted words, the TF-IDF rows of the labels file's training-split
+    products with a description (`corpus_x`, their label rows `corpus`), and of the index's products (`index_x`;
+    `has` marks those with a description)."""
+
+    column: str
+    words: DescriptionWords
+    corpus: list[dict[str, str]]
+    corpus_x: Any
+    index_x: Any
+    has: np.ndarray
+
+    @classmethod
+    def build(cls, column: str, corpus: dict[str, dict[str, str]], index_texts: list[str]) -> DescriptionInputs | None:
+        """None when no training-split product of the labels file has a description."""
+        rows = [r for pid, r in corpus.items() if split_of(pid) == "train" and _value(r, column)]
+        if not rows:
+            return None
+        texts = [_value(r, column) for r in rows]
+        words = DescriptionWords.fit(texts)
+        return cls(column, words, rows, words.transform(texts), words.transform(index_texts),
+                   np.array([bool(t) for t in index_texts]))
+
+
+def _value(row: dict[str, str], column: str) -> str:
+    v = str(row.get(column, "") or "").strip()
+    return "" if v in MISSING else v
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
@@ -100,21 +137,28 @@ def _select_head(name: str, z: np.ndarray, target: np.ndarray, use: np.ndarray, 
             best = (score, c, clf)
     assert best is not None
     val_score, c, clf = best
+    return _multiclass_head(name, clf, inputs), val_score, c
+
+
+def _multiclass_head(name: str, clf: Any, inputs: str, weight: float = 1.0) -> LinearHead:
+    """A fitted sklearn LogisticRegression as a softmax head."""
     head = LinearHead(name, "multiclass", [str(k) for k in clf.classes_], clf.coef_.astype(np.float32),
-                      clf.intercept_.astype(np.float32), source=f"column:{name}", inputs=inputs)
+                      clf.intercept_.astype(np.float32), source=f"column:{name}", inputs=inputs, weight=weight)
     if len(head.labels) == 2:  # sklearn keeps one row for two classes: make it a proper two-way softmax
         w, b = head.coef[0], head.intercept[0]
         head.coef, head.intercept = np.stack([-w / 2, w / 2]), np.array([-b / 2, b / 2], np.float32)
-    return head, val_score, c
+    return head
 
 
 def train_attribute(name: str, z: np.ndarray, values: list[str], types: list[str], split: np.ndarray,
-                    cfg: HeadConfig, zt: np.ndarray | None = None,
-                    has_title: np.ndarray | None = None) -> tuple[list[LinearHead], dict[str, Any]]:
+                    cfg: HeadConfig, zt: np.ndarray | None = None, has_title: np.ndarray | None = None,
+                    described: DescriptionInputs | None = None) -> tuple[list[LinearHead], dict[str, Any]]:
     """A class-balanced multi-class head with an `n/a` class learned from the article types; its test report.
 
     With `zt` (standardised image and title inputs side by side) and `has_title`, a second head reads both; it
-    answers the products with a title, the image head the others (report: `with_titles`).
+    answers the products with a title, the image head the others (report: `with_titles`). With `described`, a
+    description head re-weighs those answers where a product has a description (report: `with_description`),
+    shipped only when it lifts the validation balanced accuracy.
     """
     train = split == "train"
     applies = applicability(values, types, train, cfg.applicable) if any(not v for v in values) else None
@@ -131,18 +175,63 @@ def train_attribute(name: str, z: np.ndarray, values: list[str], types: list[str
     report = attribute_report(head.labels, applies, prob, values, target, split)
     report.update(C=c, val_balanced_accuracy=round(val_score, 4))
     heads = [head]
+    shipped = head.proba(z)
     if zt is not None and has_title is not None:
         titled, val_t, c_t = _select_head(name, zt, target, use & has_title, split, cfg, IMAGE_TITLE)
         if titled.labels == head.labels:
             titled.applies_to = applies
             heads.append(titled)
-            on = has_title[te]
-            prob_t = prob.copy()
-            prob_t[on] = titled.proba(zt[te][on])
-            report["with_titles"] = {**attribute_report(head.labels, applies, prob_t, values, target, split),
+            shipped[has_title] = titled.proba(zt[has_title])
+            report["with_titles"] = {**attribute_report(head.labels, applies, shipped[te], values, target, split),
                                      "C": c_t, "val_balanced_accuracy": round(val_t, 4),
-                                     "test_with_title": int(on.sum())}
+                                     "test_with_title": int(has_title[te].sum())}
+    if described is not None:
+        found = _description_head(name, head.labels, shipped, target, use, split, described, cfg)
+        if found is not None:
+            desc_head, prob_d, choice = found
+            heads.append(desc_head)
+            report["with_description"] = {**attribute_report(head.labels, applies, prob_d[te], values, target,
+                                                             split), **choice,
+                                          "test_with_description": int(described.has[te].sum())}
     return heads, report
+
+
+def _description_head(name: str, labels: list[str], shipped: np.ndarray, target: np.ndarray, use: np.ndarray,
+                      split: np.ndarray, described: DescriptionInputs, cfg: HeadConfig
+                      ) -> tuple[LinearHead, np.ndarray, dict[str, Any]] | None:
+    """The description head (C, fusion weight) with the best val balanced accuracy of the fused answer, with the
+    fused probabilities of every product; None when no setting beats the answer without it or too few products
+    of the labels file carry the attribute."""
+    real = [c for c in labels if c != NA]
+    y = np.array([_value(r, name) for r in described.corpus], dtype=object)
+    rows = np.isin(y, real)
+    if len(np.unique(y[rows])) < 2:
+        return None
+    va = use & (split == "val")
+    on = described.has
+    truth = target[va].astype(str)
+    lab = np.asarray(labels, dtype=object)
+    base = balanced_accuracy(truth, lab[shipped[va].argmax(axis=1)].astype(str)) if va.any() else 0.0
+    best: tuple[float, float, float, Any] | None = None
+    for c in cfg.description_grid:
+        clf = _fit(described.corpus_x[rows], y[rows].astype(str), c, 10 * cfg.max_iter)
+        p_desc = clf.predict_proba(described.index_x[va & on])
+        for w in cfg.fusion_weights:
+            fused = shipped[va].copy()
+            fused[on[va]] = fuse(fused[on[va]], labels, p_desc, [str(k) for k in clf.classes_], w)
+            score = balanced_accuracy(truth, lab[fused.argmax(axis=1)].astype(str))
+            _logger.info("%s (description) C=%g weight %g val balanced accuracy %.4f", name, c, w, score)
+            if best is None or score > best[0]:
+                best = (score, c, w, clf)
+    assert best is not None
+    score, c, w, clf = best
+    if score <= base:
+        return None
+    head = _multiclass_head(name, clf, DESCRIPTION, w)
+    fused = shipped.copy()
+    fused[on] = fuse(shipped[on], labels, head.proba(described.index_x[on]), head.labels, w)
+    return head, fused, {"C": c, "weight": w, "val_balanced_accuracy": round(score, 4),
+                         "val_balanced_accuracy_without": round(base, 4), "train_products": int(rows.sum())}
 
 
 def attribute_report(labels_: list[str], applies_to: list[str] | None, prob: np.ndarray, values: list[str],
@@ -251,11 +340,14 @@ def f1_threshold(prob: np.ndarray, y: np.ndarray) -> float:
 
 
 def train_model(products: Products, columns: list[str], *, styles: str | None = "description",
-                cfg: HeadConfig | None = None, titles: bool = True,
+                cfg: HeadConfig | None = None, titles: bool = True, corpus: dict[str, dict[str, str]] | None = None,
+                description: str | None = "description",
                 progress: Progress = no_progress) -> tuple[TagModel, dict[str, Any]]:
     """Attribute heads for `columns` and style heads from the `styles` column; with their test report.
 
-    With `titles` and an index that stores title vectors, every attribute also gets an image+title head.
+    With `titles` and an index that stores title vectors, every attribute also gets an image+title head. With a
+    `corpus` (the labels file's rows by id) whose rows have a `description` column, an attribute the corpus
+    carries also gets a description head trained on the corpus's training-split products.
 
     Raises:
         BadQueryError: a column (or the styles column) no product has.
@@ -280,13 +372,22 @@ def train_model(products: Products, columns: list[str], *, styles: str | None = 
     types = products.column(cfg.type_column) if cfg.type_column in products.columns() else [""] * len(products.ids)
     report: dict[str, Any] = {"split": {s: int((products.split == s).sum()) for s in ("train", "val", "test")},
                               "title_inputs": zt is not None, "attributes": {}}
+    described = None
+    if corpus and description and any(description in r for r in corpus.values()):
+        progress("description words", 0, 1)
+        described = DescriptionInputs.build(description, corpus, products.column(description))
+        if described is not None:
+            model.words = described.words
+            model.extra["description_column"] = description
+            report["description_inputs"] = {"column": description, "train_products": len(described.corpus),
+                                            "words": len(described.words.vocab)}
     if styles:
         heads, report["styles"] = train_styles(z, products.column(styles), products.split, cfg, progress)
         model.heads += heads
     for k, col in enumerate(columns):
         progress("attribute heads", k, len(columns))
         heads, report["attributes"][col] = train_attribute(col, z, products.column(col), types, products.split, cfg,
-                                                           zt, has_title)
+                                                           zt, has_title, described)
         model.heads += heads
     progress("attribute heads", len(columns), len(columns))
     return model, report
