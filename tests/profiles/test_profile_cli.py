@@ -124,3 +124,16 @@ def test_eval_profiles_writes_its_report(built: dict[str, Path], tmp_path: Path)
         for method in ("random", "tags", "embedding", "both", "best"):
             assert 0.0 <= report[split][method]["R@1"] <= report[split][method]["R@10"] <= 1.0
     assert report["chosen"]["best"]["name"] in report["test"]
+
+
+def test_build_without_heads_trains_the_heads_profile_heads_would(built: dict[str, Path], tmp_path: Path) -> None:
+    from vsearch.profiles.profile import load_profiles
+
+    code, text, err = invoke("profile", "build", "--by", "brandName", "--index", str(built["index"]), "--labels",
+                             str(built["labels"]), "--out", str(tmp_path / "b.npz"), "--min-size", "6", "--json")
+    assert code == 0, err
+    model = load_profiles(tmp_path / "b.npz").model
+    # the description heads learn from the labels file's ~30k training products, not only the 300 indexed ones
+    assert model.description_column == "description" and model.description_heads
+    assert model.words is not None and len(model.words.vocab) > 10_000
+    assert json.loads(text)["tags"] == len(model.tag_names) > 50

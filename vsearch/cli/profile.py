@@ -51,6 +51,17 @@ def _columns(column: list[str] | None, products: Any) -> list[str]:
     return [c for c in DEFAULT_COLUMNS if c in have]
 
 
+def _default_model(products: Any, labels: Path | None, progress: Any) -> Any:
+    """The heads `vsearch profile heads` trains with its defaults, for commands given no `--heads`."""
+    from vsearch.index.products import read_labels
+    from vsearch.profiles.train import train_model
+
+    has_text = "description" in products.columns()
+    return train_model(products, _columns(None, products), styles="description" if has_text else None,
+                       corpus=read_labels(labels) if labels is not None else None, skip_untrainable=True,
+                       progress=progress)[0]
+
+
 @app.command("heads")
 def heads_command(
     out: Annotated[Path, typer.Option("--out", help="Heads file (.npz) to write.")],
@@ -81,7 +92,7 @@ def heads_command(
         with progress_bar(not as_json) as progress:
             model, result = train_model(products, _columns(column, products), styles=styles or None,
                                         cfg=cfg, titles=titles, corpus=corpus, description=description or None,
-                                        progress=progress)
+                                        skip_untrainable=not column, progress=progress)
         save_model(out, model)
         result["heads_path"] = str(out)
         _write_json(report, result)
@@ -98,6 +109,8 @@ def heads_command(
                 w = r[key]
                 stdout.print(f"  {'  ' + what:<22} test acc {w['accuracy']:.3f}  balanced "
                              f"{w['balanced_accuracy']:.3f}", highlight=False)
+    for name, why in result.get("skipped", {}).items():
+        stdout.print(f"  {name:<22} skipped: {why}", highlight=False)
     for tag, r in result.get("styles", {}).get("tags", {}).items():
         stdout.print(f"  {tag:<22} test AP {r['ap'] or 0:.3f}  F1 {r['f1']:.3f}  (base rate {r['base_rate']:.3f}; "
                      f"{r['test_positives']} positives)", highlight=False)
@@ -127,7 +140,6 @@ def build_command(
         from vsearch.index.products import load_products
         from vsearch.profiles.heads import load_model
         from vsearch.profiles.profile import MATCHES, MODES, Scoring, build_profiles, save_profiles
-        from vsearch.profiles.train import train_model
 
         if mode not in MODES or match not in MATCHES:
             raise BadQueryError(f"--mode must be one of {', '.join(MODES)} and --match one of {', '.join(MATCHES)}")
@@ -135,12 +147,7 @@ def build_command(
         products = load_products(index_dir, labels)
         products.require([by])
         with progress_bar(not as_json) as progress:
-            if heads is not None:
-                model = load_model(heads)
-            else:
-                model, _ = train_model(products, _columns(None, products),
-                                       styles="description" if "description" in products.columns() else None,
-                                       progress=progress)
+            model = load_model(heads) if heads is not None else _default_model(products, labels, progress)
             profiles = build_profiles(products, model, by, k=k, min_size=min_size, scoring=Scoring(mode, alpha, match),
                                       progress=progress)
         path = _profiles_path(index_dir, out, by)
@@ -238,14 +245,11 @@ def eval_profiles_command(
         from vsearch.profiles.evaluate import evaluate_profiles
         from vsearch.profiles.heads import load_model
         from vsearch.profiles.report import write_report
-        from vsearch.profiles.train import train_model
 
         products = load_products(resolve_index(index), labels)
         products.require([by])
         with progress_bar(not as_json) as progress:
-            model = load_model(heads) if heads is not None else \
-                train_model(products, _columns(None, products), styles="description"
-                            if "description" in products.columns() else None, progress=progress)[0]
+            model = load_model(heads) if heads is not None else _default_model(products, labels, progress)
             report = evaluate_profiles(products, model, by, k=k, min_size=min_size, progress=progress)
         files = write_report(report, out)
     if as_json:

@@ -341,13 +341,15 @@ def f1_threshold(prob: np.ndarray, y: np.ndarray) -> float:
 
 def train_model(products: Products, columns: list[str], *, styles: str | None = "description",
                 cfg: HeadConfig | None = None, titles: bool = True, corpus: dict[str, dict[str, str]] | None = None,
-                description: str | None = "description",
+                description: str | None = "description", skip_untrainable: bool = False,
                 progress: Progress = no_progress) -> tuple[TagModel, dict[str, Any]]:
     """Attribute heads for `columns` and style heads from the `styles` column; with their test report.
 
     With `titles` and an index that stores title vectors, every attribute also gets an image+title head. With a
     `corpus` (the labels file's rows by id) whose rows have a `description` column, an attribute the corpus
-    carries also gets a description head trained on the corpus's training-split products.
+    carries also gets a description head trained on the corpus's training-split products. With
+    `skip_untrainable` (default columns, not ones the user named), a column with fewer than two trainable classes
+    is left out and named in the report's `skipped`.
 
     Raises:
         BadQueryError: a column (or the styles column) no product has.
@@ -386,8 +388,14 @@ def train_model(products: Products, columns: list[str], *, styles: str | None = 
         model.heads += heads
     for k, col in enumerate(columns):
         progress("attribute heads", k, len(columns))
-        heads, report["attributes"][col] = train_attribute(col, z, products.column(col), types, products.split, cfg,
-                                                           zt, has_title, described)
+        try:
+            heads, report["attributes"][col] = train_attribute(col, z, products.column(col), types, products.split,
+                                                               cfg, zt, has_title, described)
+        except BadQueryError as exc:
+            if not skip_untrainable:
+                raise
+            report.setdefault("skipped", {})[col] = str(exc)
+            continue
         model.heads += heads
     progress("attribute heads", len(columns), len(columns))
     return model, report
