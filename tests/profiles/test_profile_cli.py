@@ -100,6 +100,8 @@ def test_bad_input_is_one_line_and_exit_1(built: dict[str, Path], tmp_path: Path
         ("profile", "build", "--by", "noSuchColumn", "--index", idx, "--labels", labels, "--heads",
          str(built["heads"]), "--out", str(tmp_path / "x.npz")),
         ("profile", "heads", "--index", idx, "--labels", labels, "--column", "Nope", "--out", str(tmp_path / "h.npz")),
+        ("profile", "heads", "--index", idx, "--labels", labels, "--column", "Pattern", "--description", "blurb",
+         "--out", str(tmp_path / "h.npz")),
         ("recommend", "--index", idx, "--profiles", prof),
         ("profile", "show", "Puma", "--index", idx, "--profiles", str(tmp_path / "missing.npz")),
     ]

@@ -82,6 +82,7 @@ def heads_command(
 ) -> None:
     """Train attribute heads (with n/a where an article type lacks the attribute) and style-tag heads."""
     with user_errors(as_json):
+        from vsearch.core.errors import BadQueryError
         from vsearch.index.products import load_products, read_labels
         from vsearch.profiles.heads import save_model
         from vsearch.profiles.train import HeadConfig, parse_grid, train_model
@@ -89,6 +90,8 @@ def heads_command(
         cfg = HeadConfig(grid=parse_grid(c_grid)) if c_grid is not None else HeadConfig()
         products = load_products(resolve_index(index), labels)
         corpus = read_labels(labels) if labels is not None and description else None
+        if corpus and description != "description" and description not in next(iter(corpus.values())):
+            raise BadQueryError(f"--description {description}: the labels file {labels} has no such column")
         with progress_bar(not as_json) as progress:
             model, result = train_model(products, _columns(column, products), styles=styles or None,
                                         cfg=cfg, titles=titles, corpus=corpus, description=description or None,
