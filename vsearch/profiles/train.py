@@ -55,7 +55,6 @@ class DescriptionInputs:
     products with a description (`corpus_x`, their label rows `corpus`), and of the index's products (`index_x`;
     `has` marks those with a description)."""
 
-    column: str
     words: DescriptionWords
     corpus: list[dict[str, str]]
     corpus_x: Any
@@ -70,7 +69,7 @@ class DescriptionInputs:
             return None
         texts = [_value(r, column) for r in rows]
         words = DescriptionWords.fit(texts)
-        return cls(column, words, rows, words.transform(texts), words.transform(index_texts),
+        return cls(words, rows, words.transform(texts), words.transform(index_texts),
                    np.array([bool(t) for t in index_texts]))
 
 
