@@ -23,6 +23,12 @@ MISSING = frozenset({"", "NA", "N/A", "nan", "None", "null"})
 """Label values that mean "unknown"."""
 
 
+def label_value(row: dict[str, str], name: str) -> str:
+    """The value of `name` in a labels row, stripped; "" where unknown (missing, empty or a `MISSING` word)."""
+    v = str(row.get(name, "")).strip()
+    return "" if v in MISSING else v
+
+
 @dataclass
 class Products:
     """Rows = products of one index.
@@ -50,8 +56,7 @@ class Products:
 
     def column(self, name: str) -> list[str]:
         """The value of `name` per product; "" where unknown."""
-        out = [str(m.get(name, "")).strip() for m in self.meta]
-        return [v if v not in MISSING else "" for v in out]
+        return [label_value(m, name) for m in self.meta]
 
     def columns(self) -> set[str]:
         return {c for m in self.meta for c in m}

@@ -18,7 +18,7 @@ import numpy as np
 from vsearch.core.errors import BadQueryError
 from vsearch.core.log import Progress, no_progress
 from vsearch.core.split import split_of
-from vsearch.index.products import MISSING, Products
+from vsearch.index.products import Products, label_value
 from vsearch.profiles.heads import DESCRIPTION, IMAGE, IMAGE_TITLE, NA, LinearHead, TagModel, fuse
 from vsearch.profiles.vocab import STYLE_VOCAB_VERSION, mine_styles
 from vsearch.profiles.words import DescriptionWords
@@ -64,18 +64,15 @@ class DescriptionInputs:
     @classmethod
     def build(cls, column: str, corpus: dict[str, dict[str, str]], index_texts: list[str]) -> DescriptionInputs | None:
         """None when no training-split product of the labels file has a description."""
-        rows = [r for pid, r in corpus.items() if split_of(pid) == "train" and _value(r, column)]
+        rows = [r for pid, r in corpus.items() if split_of(pid) == "train" and label_value(r, column)]
         if not rows:
             return None
-        texts = [_value(r, column) for r in rows]
+        texts = [label_value(r, column) for r in rows]
         words = DescriptionWords.fit(texts)
         return cls(words, rows, words.transform(texts), words.transform(index_texts),
                    np.array([bool(t) for t in index_texts]))
 
 
-def _value(row: dict[str, str], column: str) -> str:
-    v = str(row.get(column, "") or "").strip()
-    return "" if v in MISSING else v
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
@@ -170,11 +167,10 @@ def train_attribute(name: str, z: np.ndarray, values: list[str], types: list[str
     head, val_score, c = _select_head(name, z, target, use, split, cfg, IMAGE)
     head.applies_to = applies
     te = split == "test"
-    prob = head.proba(z[te])
-    report = attribute_report(head.labels, applies, prob, values, target, split)
+    shipped = head.proba(z)  # then overwritten where a product's title (and description) heads answer
+    report = attribute_report(head.labels, applies, shipped[te], values, target, split)
     report.update(C=c, val_balanced_accuracy=round(val_score, 4))
     heads = [head]
-    shipped = head.proba(z)
     if zt is not None and has_title is not None:
         titled, val_t, c_t = _select_head(name, zt, target, use & has_title, split, cfg, IMAGE_TITLE)
         if titled.labels == head.labels:
@@ -202,7 +198,7 @@ def _description_head(name: str, labels: list[str], shipped: np.ndarray, target:
     fused probabilities of every product; None when no setting beats the answer without it or too few products
     of the labels file carry the attribute."""
     real = [c for c in labels if c != NA]
-    y = np.array([_value(r, name) for r in described.corpus], dtype=object)
+    y = np.array([label_value(r, name) for r in described.corpus], dtype=object)
     rows = np.isin(y, real)
     if len(np.unique(y[rows])) < 2:
         return None
